@@ -1,0 +1,122 @@
+//! The Prefab page: a Leptos client-side app with four places.
+//!
+//! Contribute (rate completions), Build (prompts → model pool → judge), Export
+//! (TRL-ready datasets) and Settings. The page owns no model: a Web Worker
+//! does (see [`model_worker`]), so the UI never freezes while a model runs.
+
+pub mod model_worker;
+pub mod places;
+
+use leptos::ev;
+use leptos::prelude::*;
+use model_worker::{start_model_worker, WorkerStatus};
+use places::Place;
+
+/// The whole page: navigation, the current place, and the worker's status.
+#[component]
+pub fn App() -> impl IntoView {
+    let (place, set_place) = signal(place_in_address());
+    let listener = window_event_listener(ev::hashchange, move |_| set_place.set(place_in_address()));
+    on_cleanup(move || listener.remove());
+    let worker = start_model_worker();
+
+    view! {
+        <header class="top">
+            <a class="brand" href=Place::Contribute.href()>"Prefab"</a>
+            <nav aria-label="Places">
+                {Place::ALL
+                    .into_iter()
+                    .map(|each| {
+                        view! {
+                            <a
+                                href=each.href()
+                                data-testid=format!("nav-{}", each.title().to_lowercase())
+                                aria-current=move || (place.get() == each).then_some("page")
+                            >
+                                {each.title()}
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+        </header>
+        <main>
+            <ErrorBoundary fallback=|errors| {
+                view! {
+                    <div role="alert" class="error">
+                        <p>"Something went wrong on this page. Your saved work is safe."</p>
+                        <ul>
+                            {move || {
+                                errors
+                                    .get()
+                                    .into_iter()
+                                    .map(|(_, error)| view! { <li>{error.to_string()}</li> })
+                                    .collect_view()
+                            }}
+                        </ul>
+                    </div>
+                }
+            }>{move || place_view(place.get())}</ErrorBoundary>
+        </main>
+        <footer>
+            <WorkerBadge status=worker />
+        </footer>
+    }
+}
+
+fn place_in_address() -> Place {
+    let hash = window().location().hash().unwrap_or_default();
+    Place::from_hash(&hash)
+}
+
+fn place_view(place: Place) -> impl IntoView {
+    let (testid, purpose) = match place {
+        Place::Contribute => (
+            "page-contribute",
+            "Rate model completions: thumbs up or down, A versus B, 1 to 5, or a ranking.",
+        ),
+        Place::Build => (
+            "page-build",
+            "Bring prompts, run a pool of local and hosted models, and judge their completions.",
+        ),
+        Place::Export => (
+            "page-export",
+            "Download TRL-ready KTO and DPO datasets and the raw generations, as JSONL or Parquet.",
+        ),
+        Place::Settings => (
+            "page-settings",
+            "Choose the local model, add hosted endpoints, and sign in with Hugging Face.",
+        ),
+    };
+    view! {
+        <section data-testid=testid aria-labelledby="place-title">
+            <h1 id="place-title">{place.title()}</h1>
+            <p>{purpose}</p>
+        </section>
+    }
+}
+
+/// A line in the footer saying whether the model worker is up.
+#[component]
+fn WorkerBadge(
+    /// The worker's status, as [`start_model_worker`] reports it.
+    status: ReadSignal<WorkerStatus>,
+) -> impl IntoView {
+    let text = move || match status.get() {
+        WorkerStatus::Starting => "Model worker: starting…".to_owned(),
+        WorkerStatus::Ready { version, round_trip_ms } => {
+            format!("Model worker: ready (v{version}, ping {round_trip_ms:.1} ms)")
+        }
+        WorkerStatus::Failed(reason) => format!("Model worker: {reason}"),
+    };
+    let state = move || match status.get() {
+        WorkerStatus::Starting => "starting",
+        WorkerStatus::Ready { .. } => "ready",
+        WorkerStatus::Failed(_) => "failed",
+    };
+    view! {
+        <p class="worker" data-testid="worker-status" data-state=state role="status">
+            {text}
+        </p>
+    }
+}

@@ -1,0 +1,140 @@
+//! Prefab's persistence in the browser: IndexedDB, written durably.
+//!
+//! Everything a person does in the page — settings, prompts, generations and
+//! above all ratings — is written here before the page moves on, so a reload,
+//! a closed tab or a crash loses nothing. Writes use `durability: "strict"`:
+//! Chromium's default ("relaxed") may report a transaction complete before the
+//! data reaches the disk.
+//!
+//! Values are stored as plain JS objects (JSON-compatible), so they can be
+//! read in the browser's devtools and by any future version of the page.
+
+#![deny(missing_docs)]
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use idb::DatabaseEvent;
+use wasm_bindgen::prelude::*;
+use web_sys::{IdbDatabase, IdbTransaction, IdbTransactionMode};
+
+#[wasm_bindgen]
+extern "C" {
+    /// An `IDBDatabase` seen through the one method web-sys only offers behind
+    /// its unstable-APIs flag: `transaction(stores, mode, options)`.
+    #[wasm_bindgen(js_name = IDBDatabase)]
+    type DatabaseWithOptions;
+
+    #[wasm_bindgen(catch, method, js_name = transaction)]
+    fn transaction_with_options(
+        this: &DatabaseWithOptions,
+        stores: &js_sys::Array,
+        mode: &str,
+        options: &js_sys::Object,
+    ) -> Result<IdbTransaction, JsValue>;
+}
+
+/// The schema version of the database; raise it with each new object store.
+const SCHEMA_VERSION: u32 = 1;
+/// Key–value settings of the project (models, endpoints, the rating question).
+const SETTINGS: &str = "settings";
+
+/// What can go wrong with the browser's storage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// IndexedDB is missing or refused to open (private windows of some browsers).
+    #[error("the browser's storage (IndexedDB) could not be opened: {0}")]
+    Unavailable(String),
+    /// A read or a write failed (the disk is full, the quota is reached).
+    #[error("the browser's storage failed to {action}: {message}")]
+    Failed {
+        /// What was being done.
+        action: String,
+        /// What the browser said.
+        message: String,
+    },
+    /// A stored value is not of the shape this version of the page expects.
+    #[error("the stored value {key:?} could not be read: {message}")]
+    Unreadable {
+        /// Its key.
+        key: String,
+        /// What did not fit.
+        message: String,
+    },
+}
+
+/// An open Prefab database.
+pub struct Store {
+    // The raw handle: idb cannot open a transaction with durability options.
+    database: IdbDatabase,
+}
+
+impl Store {
+    /// Opens (and creates or upgrades) the database of this name.
+    pub async fn open(name: &str) -> Result<Store, StoreError> {
+        let unavailable = |error: idb::Error| StoreError::Unavailable(error.to_string());
+        let factory = idb::Factory::new().map_err(unavailable)?;
+        let mut request = factory.open(name, Some(SCHEMA_VERSION)).map_err(unavailable)?;
+        request.on_upgrade_needed(|event| {
+            // Creating a store that exists would throw; upgrades add what is missing.
+            let Ok(database) = event.database() else { return };
+            if !database.store_names().iter().any(|store| store == SETTINGS) {
+                let _ = database.create_object_store(SETTINGS, idb::ObjectStoreParams::new());
+            }
+        });
+        let database = request.await.map_err(unavailable)?;
+        Ok(Store { database: database.into() })
+    }
+
+    /// Writes a setting, returning once the write is durably complete.
+    pub async fn put_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        let failed = |error: idb::Error| StoreError::Failed { action: format!("save {key:?}"), message: error.to_string() };
+        let value = value
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(|error| StoreError::Unreadable { key: key.to_owned(), message: error.to_string() })?;
+        let transaction = self.strict_write(&[SETTINGS]).map_err(failed)?;
+        let store = transaction.object_store(SETTINGS).map_err(failed)?;
+        store.put(&value, Some(&JsValue::from_str(key))).map_err(failed)?.await.map_err(failed)?;
+        match transaction.commit().map_err(failed)?.await.map_err(failed)? {
+            idb::TransactionResult::Committed => Ok(()),
+            idb::TransactionResult::Aborted => Err(StoreError::Failed {
+                action: format!("save {key:?}"),
+                message: "the transaction was aborted".to_owned(),
+            }),
+        }
+    }
+
+    /// Reads a setting; `None` if it was never written.
+    pub async fn setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let failed = |error: idb::Error| StoreError::Failed { action: format!("read {key:?}"), message: error.to_string() };
+        let transaction = self
+            .database
+            .transaction_with_str_and_mode(SETTINGS, IdbTransactionMode::Readonly)
+            .map(idb::Transaction::from)
+            .map_err(|error| failed(idb::Error::TransactionOpenFailed(error)))?;
+        let store = transaction.object_store(SETTINGS).map_err(failed)?;
+        let Some(value) = store.get(JsValue::from_str(key)).map_err(failed)?.await.map_err(failed)? else {
+            return Ok(None);
+        };
+        serde_wasm_bindgen::from_value(value)
+            .map(Some)
+            .map_err(|error| StoreError::Unreadable { key: key.to_owned(), message: error.to_string() })
+    }
+
+    /// A read-write transaction whose completion means the data is on disk.
+    fn strict_write(&self, stores: &[&str]) -> Result<idb::Transaction, idb::Error> {
+        let names: js_sys::Array = stores.iter().map(|name| JsValue::from_str(name)).collect();
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &"durability".into(), &"strict".into()).map_err(idb::Error::TransactionOpenFailed)?;
+        self.database
+            .unchecked_ref::<DatabaseWithOptions>()
+            .transaction_with_options(&names, "readwrite", &options)
+            .map(idb::Transaction::from)
+            .map_err(idb::Error::TransactionOpenFailed)
+    }
+
+    /// Closes the connection once its transactions are done.
+    pub fn close(self) {
+        self.database.close();
+    }
+}

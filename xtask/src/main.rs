@@ -1,0 +1,115 @@
+//! `cargo xtask`: everything a new machine needs, in one command.
+//!
+//! - `serve`: install what is missing, fetch the default model, build the
+//!   release page and serve it (with the model under `/models/`).
+//! - `test`: the same set-up plus the test tools, then every test: native,
+//!   in-browser (wasm-bindgen-test in headless Chromium) and end-to-end
+//!   (Playwright against the release build), ending with one summary line.
+//! - `dist`: the set-up and the release build into `dist/`, for deployment.
+//!
+//! Every step is skipped when it is already done, so the second run of any
+//! command on a machine only builds what changed.
+
+mod model;
+mod serve;
+mod setup;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  serve [--addr ADDR] [--port PORT]   build the page and serve it (default 127.0.0.1:8080;
+                                      use --addr 0.0.0.0 for a workshop LAN)
+  test                                install the test tools and run every test
+  dist                                build the release page into dist/
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve_command(&args[1..]),
+        Some("test") => test::run(&Workspace::locate()),
+        Some("dist") => setup::build_dist(&Workspace::locate()).map(|_| ()),
+        Some("help" | "--help" | "-h") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown or missing command\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve_command(args: &[String]) -> Result<(), String> {
+    let mut addr = "127.0.0.1".to_owned();
+    let mut port: u16 = 8080;
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))?;
+        match flag.as_str() {
+            "--addr" => addr = value.clone(),
+            "--port" => port = value.parse().map_err(|_| format!("--port {value}: not a port number"))?,
+            _ => return Err(format!("unknown option {flag}\n\n{USAGE}")),
+        }
+    }
+    let workspace = Workspace::locate();
+    let dist = setup::build_dist(&workspace)?;
+    let models = model::ensure_default_model(&workspace)?;
+    let server = serve::Server::start(&format!("{addr}:{port}"), dist, models.parent().unwrap().to_path_buf())?;
+    println!("==> serving Prefab on http://{} (Ctrl-C to stop)", server.addr());
+    server.wait();
+    Ok(())
+}
+
+/// Where things are: the repository and the machine-wide cache.
+pub struct Workspace {
+    /// The repository's root folder.
+    pub root: PathBuf,
+    /// Tools and models kept between runs and between clones on this machine:
+    /// `$PREFAB_CACHE`, else `$XDG_CACHE_HOME/prefab`, else `~/.cache/prefab`.
+    /// It lives outside the repository, so nothing in it can be committed.
+    pub cache: PathBuf,
+}
+
+impl Workspace {
+    fn locate() -> Workspace {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf();
+        let cache = std::env::var_os("PREFAB_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|dir| PathBuf::from(dir).join("prefab")))
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/prefab")))
+            .unwrap_or_else(|| root.join("target/prefab-cache"));
+        Workspace { root, cache }
+    }
+
+    /// Where `cargo install --root` puts Trunk and wasm-bindgen (their `bin/`).
+    pub fn cargo_tools(&self) -> PathBuf {
+        self.cache.join("tools")
+    }
+
+    /// The PATH that puts our tools ahead of whatever the machine has.
+    pub fn tool_path(&self) -> std::ffi::OsString {
+        let ours = [self.cargo_tools().join("bin"), setup::binaryen_bin(self)];
+        let theirs = std::env::var_os("PATH").unwrap_or_default();
+        std::env::join_paths(ours.into_iter().chain(std::env::split_paths(&theirs))).expect("paths join")
+    }
+
+    /// Where test artifacts (screenshots, logs) go.
+    pub fn test_output(&self) -> PathBuf {
+        self.root.join("target/test-output")
+    }
+}
+
+/// Prints a step's headline, so a long run reads as a list of steps.
+pub fn step(text: &str) {
+    println!("==> {text}");
+}

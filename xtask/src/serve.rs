@@ -1,0 +1,157 @@
+//! A small static file server for `dist/` and `/models/`.
+//!
+//! It sends the two headers that make the page cross-origin isolated
+//! (`Cross-Origin-Opener-Policy: same-origin`, `Cross-Origin-Embedder-Policy:
+//! require-corp`), which a multi-threaded wasm build needs for
+//! SharedArrayBuffer, and the MIME types browsers insist on (`application/wasm`
+//! for streaming compilation, `text/javascript` for workers). The tests use
+//! this same server, so what they check is what `cargo xtask serve` serves.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tiny_http::{Header, Method, Request, Response, StatusCode};
+
+/// How many requests are answered at once: the page's wasm and a model download at least.
+const THREADS: usize = 4;
+
+/// A running server; it stops when dropped.
+pub struct Server {
+    http: Arc<tiny_http::Server>,
+    threads: Vec<JoinHandle<()>>,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Listens on `addr` (port 0 picks a free one) and serves `dist` and, under `/models/`, `models`.
+    pub fn start(addr: &str, dist: PathBuf, models: PathBuf) -> Result<Server, String> {
+        let http = Arc::new(tiny_http::Server::http(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))?);
+        let addr = http.server_addr().to_ip().ok_or("the server is not on an IP address")?;
+        let roots = Arc::new((dist, models));
+        let threads = (0..THREADS)
+            .map(|_| {
+                let (http, roots) = (Arc::clone(&http), Arc::clone(&roots));
+                std::thread::spawn(move || {
+                    for request in http.incoming_requests() {
+                        answer(request, &roots.0, &roots.1);
+                    }
+                })
+            })
+            .collect();
+        Ok(Server { http, threads, addr })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Blocks until the process is stopped.
+    pub fn wait(mut self) {
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for _ in 0..self.threads.len() {
+            self.http.unblock();
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn answer(request: Request, dist: &Path, models: &Path) {
+    let file = match request.method() {
+        Method::Get | Method::Head => resolve(request.url(), dist, models),
+        _ => {
+            let _ = request.respond(Response::from_string("only GET and HEAD").with_status_code(405));
+            return;
+        }
+    };
+    let opened = file.as_ref().and_then(|path| std::fs::File::open(path).ok().map(|file| (path, file)));
+    let _ = match opened {
+        Some((path, file)) if path.is_file() => {
+            let mut response = Response::from_file(file).with_header(header("Content-Type", content_type(path)));
+            for (name, value) in ISOLATION_HEADERS {
+                response.add_header(header(name, value));
+            }
+            request.respond(response)
+        }
+        _ => request.respond(Response::from_string("not found").with_status_code(StatusCode(404))),
+    };
+}
+
+/// Sent with every file: cross-origin isolation, and no stale builds after a rebuild.
+const ISOLATION_HEADERS: [(&str, &str); 3] = [
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Embedder-Policy", "require-corp"),
+    ("Cache-Control", "no-cache"),
+];
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("header names and values are ASCII")
+}
+
+/// The file a URL path names, or `None` for a path that could leave the served folders.
+fn resolve(url: &str, dist: &Path, models: &Path) -> Option<PathBuf> {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let (root, rest) = match path.strip_prefix("/models/") {
+        Some(rest) => (models, rest),
+        None => (dist, path.trim_start_matches('/')),
+    };
+    let rest = if rest.is_empty() || rest.ends_with('/') { format!("{rest}index.html") } else { rest.to_owned() };
+    let safe = rest.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
+    safe.then(|| root.join(rest))
+}
+
+/// The MIME type browsers expect for a file, from its extension.
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|ext| ext.to_str()).unwrap_or_default() {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "wasm" => "application/wasm",
+        "json" => "application/json",
+        "md" | "txt" => "text/plain; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_dist_and_models() {
+        let (dist, models) = (Path::new("/d"), Path::new("/m"));
+        assert_eq!(resolve("/", dist, models), Some(PathBuf::from("/d/index.html")));
+        assert_eq!(resolve("/?x=1#/build", dist, models), Some(PathBuf::from("/d/index.html")));
+        assert_eq!(resolve("/prefab-app_bg.wasm", dist, models), Some(PathBuf::from("/d/prefab-app_bg.wasm")));
+        assert_eq!(resolve("/models/a.gguf", dist, models), Some(PathBuf::from("/m/a.gguf")));
+    }
+
+    #[test]
+    fn paths_that_could_leave_the_folders_are_refused() {
+        let (dist, models) = (Path::new("/d"), Path::new("/m"));
+        for url in ["/../etc/passwd", "/models/../x", "/a//b", "/a/./b", "/models/..\\x"] {
+            assert_eq!(resolve(url, dist, models), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn browsers_get_the_mime_types_they_insist_on() {
+        assert_eq!(content_type(Path::new("x_bg.wasm")), "application/wasm");
+        assert_eq!(content_type(Path::new("prefab-worker_loader.js")), "text/javascript; charset=utf-8");
+        assert_eq!(content_type(Path::new("index.html")), "text/html; charset=utf-8");
+        assert_eq!(content_type(Path::new("model.gguf")), "application/octet-stream");
+    }
+}

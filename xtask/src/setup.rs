@@ -1,0 +1,162 @@
+//! Installing the tools and building the page.
+//!
+//! Each `ensure_*` checks first and installs only what is missing or at the
+//! wrong version, from the package registries only (crates.io, npm, Debian):
+//! nothing is downloaded from anywhere else. Cargo tools go into the cache's
+//! `tools/` folder, so every clone on this machine shares one build of them.
+
+use crate::{step, Workspace};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Trunk 0.22 needs a newer rustc than this machine's; 0.21.14 builds on 1.95.
+const TRUNK_VERSION: &str = "0.21.14";
+/// Debian's wasm-opt 108 silently produces a broken .wasm; npm's binaryen 132 does not.
+const BINARYEN_VERSION: &str = "132.0.0";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Runs a command to completion, its output going straight to ours.
+pub fn run(command: &mut Command) -> Result<(), String> {
+    let shown = format!("{command:?}");
+    let status = command.status().map_err(|error| format!("could not start {shown}: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed ({status})"))
+    }
+}
+
+/// The first line a tool prints for `--version`, or `None` if it is not there.
+fn version_of(program: &Path) -> Option<String> {
+    let output = Command::new(program).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    output.status.success().then(|| text.lines().next().unwrap_or_default().to_owned())
+}
+
+/// The Rust target the page and the worker compile to.
+pub fn ensure_wasm_target() -> Result<(), String> {
+    let output = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|error| format!("could not run rustup: {error}"))?;
+    if String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == "wasm32-unknown-unknown") {
+        return Ok(());
+    }
+    step("installing the Rust target wasm32-unknown-unknown");
+    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+/// A tool from crates.io, compiled once into the cache (several minutes on 2 cores).
+fn ensure_cargo_tool(ws: &Workspace, krate: &str, version: &str, binary: &str, locked: bool) -> Result<(), String> {
+    let installed = ws.cargo_tools().join("bin").join(binary);
+    if version_of(&installed).is_some_and(|line| line.split_whitespace().any(|word| word == version)) {
+        return Ok(());
+    }
+    step(&format!("compiling {krate} {version} once for this machine (a few minutes; cargo shows progress)"));
+    let mut install = Command::new("cargo");
+    install.args(["install", &format!("{krate}@{version}"), "--root"]).arg(ws.cargo_tools());
+    if locked {
+        install.arg("--locked");
+    }
+    run(&mut install)
+}
+
+/// The `wasm-bindgen` version in Cargo.lock, which the CLI must equal exactly.
+pub fn locked_wasm_bindgen_version(ws: &Workspace) -> Result<String, String> {
+    let lock_path = ws.root.join("Cargo.lock");
+    let lock = std::fs::read_to_string(&lock_path).map_err(|error| format!("{}: {error}", lock_path.display()))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(version) = lines.next().and_then(|next| next.strip_prefix("version = \"")) {
+                return Ok(version.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    Err(format!("{}: no wasm-bindgen package in the lock file", lock_path.display()))
+}
+
+/// Where npm puts binaryen's `wasm-opt`.
+pub fn binaryen_bin(ws: &Workspace) -> PathBuf {
+    ws.cache.join(format!("tools/binaryen-{BINARYEN_VERSION}/node_modules/.bin"))
+}
+
+fn ensure_binaryen(ws: &Workspace) -> Result<(), String> {
+    let wasm_opt = binaryen_bin(ws).join("wasm-opt");
+    let major = BINARYEN_VERSION.split('.').next().unwrap_or_default();
+    if version_of(&wasm_opt).is_some_and(|line| line.contains(&format!("version {major}"))) {
+        return Ok(());
+    }
+    step(&format!("installing wasm-opt from the npm package binaryen@{BINARYEN_VERSION}"));
+    let folder = ws.cache.join(format!("tools/binaryen-{BINARYEN_VERSION}"));
+    std::fs::create_dir_all(&folder).map_err(|error| format!("{}: {error}", folder.display()))?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--save-exact", &format!("binaryen@{BINARYEN_VERSION}")])
+        .current_dir(&folder))
+}
+
+/// Everything `trunk build` needs.
+pub fn ensure_build_tools(ws: &Workspace) -> Result<(), String> {
+    ensure_wasm_target()?;
+    ensure_cargo_tool(ws, "trunk", TRUNK_VERSION, "trunk", true)?;
+    // Without --locked: the CLI's own lock file pins a crate version this
+    // registry lacks.
+    let bindgen = locked_wasm_bindgen_version(ws)?;
+    ensure_cargo_tool(ws, "wasm-bindgen-cli", &bindgen, "wasm-bindgen", false)?;
+    ensure_binaryen(ws)
+}
+
+/// Headless Chromium and its driver, from Debian.
+pub fn ensure_chromium() -> Result<(), String> {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok(());
+    }
+    step("installing Chromium and ChromeDriver from Debian's packages");
+    let apt = |args: &[&str]| {
+        run(Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    apt(&["update"])?;
+    let install = ["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"];
+    if apt(&install).is_err() {
+        // A dpkg run that stopped midway is mended by `install -f`; then try again.
+        apt(&["install", "-y", "-f"])?;
+        apt(&install)?;
+    }
+    Ok(())
+}
+
+/// The paths of the Chromium binary and its driver.
+pub fn chromium_paths() -> (&'static str, &'static str) {
+    (CHROMIUM, CHROMEDRIVER)
+}
+
+/// `playwright-core` for the end-to-end tests, from the committed lock file.
+/// It drives Debian's Chromium; it never downloads a browser of its own.
+pub fn ensure_playwright(ws: &Workspace) -> Result<(), String> {
+    let e2e = ws.root.join("tests/e2e");
+    let installed = e2e.join("node_modules/.package-lock.json");
+    let up_to_date = match (std::fs::metadata(&installed), std::fs::metadata(e2e.join("package-lock.json"))) {
+        (Ok(installed), Ok(lock)) => installed.modified().ok() >= lock.modified().ok(),
+        _ => false,
+    };
+    if up_to_date {
+        return Ok(());
+    }
+    step("installing playwright-core (npm ci)");
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&e2e))
+}
+
+/// Builds the release page into `dist/` and returns that folder.
+pub fn build_dist(ws: &Workspace) -> Result<PathBuf, String> {
+    ensure_build_tools(ws)?;
+    // Trunk builds offline (it must never download tools), so the crates are fetched first.
+    run(Command::new("cargo").args(["fetch", "--quiet"]).current_dir(&ws.root))?;
+    step("building the release page with Trunk into dist/");
+    run(Command::new(ws.cargo_tools().join("bin/trunk"))
+        .args(["build", "--release"])
+        .current_dir(&ws.root)
+        .env("PATH", ws.tool_path())
+        .env("TRUNK_SKIP_VERSION_CHECK", "true"))?;
+    Ok(ws.root.join("dist"))
+}

@@ -1,0 +1,222 @@
+//! `cargo xtask test`: every test, in three stages, and one summary line.
+//!
+//! 1. native: `cargo test` over the default members (pure logic, fast);
+//! 2. in the browser: `wasm-bindgen-test` in headless Chromium, for code that
+//!    needs a real browser (IndexedDB);
+//! 3. end to end: Playwright drives headless Chromium against the release
+//!    build, served by the same server as `cargo xtask serve`.
+//!
+//! Each stage runs even when an earlier one failed, so one run tells
+//! everything; the exit code is non-zero if anything failed.
+
+use crate::serve::Server;
+use crate::setup::{self, chromium_paths};
+use crate::{model, step, Workspace};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+/// The crates whose tests need a browser.
+const BROWSER_CRATES: [&str; 1] = ["prefab-store"];
+
+/// Counts across all stages.
+#[derive(Default, Debug, PartialEq)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    /// Stages that failed without a failing test to show for it (a build error, a crash).
+    broken: Vec<String>,
+}
+
+impl Tally {
+    /// Adds what one stage printed, and whether it exited successfully.
+    fn add_stage(&mut self, stage: &str, output: &str, succeeded: bool) {
+        let (passed, failed) = count_results(output);
+        self.passed += passed;
+        self.failed += failed;
+        if !succeeded && failed == 0 {
+            self.broken.push(stage.to_owned());
+        }
+        if succeeded && passed == 0 {
+            // A stage that ran no test is not a pass: say so loudly.
+            self.broken.push(format!("{stage} (ran no test)"));
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!("{} passed, {} failed", self.passed, self.failed + self.broken.len() as u64)
+    }
+}
+
+/// Sums the pass and fail counts in a test runner's output: libtest's (cargo
+/// and wasm-bindgen-test-runner) `test result:` lines and node's `ℹ pass N` /
+/// `# pass N` summary lines.
+fn count_results(output: &str) -> (u64, u64) {
+    let number_after = |line: &str, key: &str| -> Option<u64> {
+        let rest = &line[line.find(key)? + key.len()..];
+        rest.trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    };
+    let mut totals = (0, 0);
+    for line in output.lines().map(str::trim) {
+        if line.starts_with("test result:") {
+            // "test result: ok. 3 passed; 0 failed; 0 ignored; ..."
+            for part in line.split(';') {
+                let mut words = part.split_whitespace().rev();
+                let (label, count) = (words.next(), words.next().and_then(|n| n.parse::<u64>().ok()));
+                match (label, count) {
+                    (Some("passed"), Some(n)) => totals.0 += n,
+                    (Some("failed"), Some(n)) => totals.1 += n,
+                    _ => {}
+                }
+            }
+        } else if let Some(summary) = line.strip_prefix("ℹ ").or_else(|| line.strip_prefix("# ")) {
+            if summary.starts_with("pass ") {
+                totals.0 += number_after(summary, "pass").unwrap_or(0);
+            } else if summary.starts_with("fail ") {
+                totals.1 += number_after(summary, "fail").unwrap_or(0);
+            }
+        }
+    }
+    totals
+}
+
+/// Runs a command, echoing its output as it comes, and returns that output and success.
+fn run_captured(command: &mut Command) -> (String, bool) {
+    let shown = format!("{command:?}");
+    let mut child = match command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+        Ok(child) => child,
+        Err(error) => return (format!("could not start {shown}: {error}"), false),
+    };
+    let collected = Arc::new(Mutex::new(String::new()));
+    let echo = |stream: Box<dyn Read + Send>, to_stderr: bool| {
+        let collected = Arc::clone(&collected);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if to_stderr { eprintln!("{line}") } else { println!("{line}") }
+                let mut all = collected.lock().expect("no panics while holding the lock");
+                all.push_str(&line);
+                all.push('\n');
+            }
+        })
+    };
+    let readers = [
+        echo(Box::new(child.stdout.take().expect("piped")), false),
+        echo(Box::new(child.stderr.take().expect("piped")), true),
+    ];
+    let succeeded = child.wait().is_ok_and(|status| status.success());
+    for reader in readers {
+        let _ = reader.join();
+    }
+    let output = collected.lock().expect("readers are done").clone();
+    (output, succeeded)
+}
+
+/// Runs every test; the summary line is printed whatever happens.
+pub fn run(ws: &Workspace) -> Result<(), String> {
+    let mut tally = Tally::default();
+    if let Err(error) = stages(ws, &mut tally) {
+        eprintln!("xtask: error: {error}");
+        tally.broken.push(format!("set-up ({error})"));
+    }
+    println!();
+    for stage in &tally.broken {
+        println!("xtask: broken stage: {stage}");
+    }
+    println!("xtask: {}", tally.summary());
+    if tally.failed == 0 && tally.broken.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} — see the output above", tally.summary()))
+    }
+}
+
+fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
+    setup::ensure_build_tools(ws)?;
+    setup::ensure_chromium()?;
+    setup::ensure_playwright(ws)?;
+    let model = model::ensure_default_model(ws)?;
+    let output_dir = ws.test_output();
+    std::fs::create_dir_all(&output_dir).map_err(|error| format!("{}: {error}", output_dir.display()))?;
+    let (chromium, chromedriver) = chromium_paths();
+
+    step("native tests (cargo test)");
+    let (output, ok) = run_captured(Command::new("cargo").arg("test").current_dir(&ws.root));
+    tally.add_stage("native tests", &output, ok);
+
+    step("in-browser tests (wasm-bindgen-test in headless Chromium)");
+    let mut browser = Command::new("cargo");
+    browser.args(["test", "--target", "wasm32-unknown-unknown"]);
+    for krate in BROWSER_CRATES {
+        browser.args(["-p", krate]);
+    }
+    browser.current_dir(&ws.root).env("PATH", ws.tool_path()).env("CHROMEDRIVER", chromedriver);
+    let (output, ok) = run_captured(&mut browser);
+    tally.add_stage("in-browser tests", &output, ok);
+
+    let dist = match setup::build_dist(ws) {
+        Ok(dist) => dist,
+        Err(error) => {
+            tally.broken.push(format!("release build ({error}); end-to-end tests not run"));
+            return Ok(());
+        }
+    };
+    let server = Server::start("127.0.0.1:0", dist, model.parent().expect("models folder").to_path_buf())?;
+    step(&format!("end-to-end tests (Playwright, headless Chromium, release build on http://{})", server.addr()));
+    let e2e = ws.root.join("tests/e2e");
+    let mut files: Vec<_> = std::fs::read_dir(&e2e)
+        .map_err(|error| format!("{}: {error}", e2e.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.to_string_lossy().ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    let (output, ok) = run_captured(
+        Command::new("node")
+            .args(["--test", "--test-reporter=spec"])
+            .args(&files)
+            .current_dir(&e2e)
+            .env("PREFAB_URL", format!("http://{}/", server.addr()))
+            .env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL)
+            .env("PREFAB_TEST_OUTPUT", &output_dir)
+            .env("CHROMIUM", chromium),
+    );
+    tally.add_stage("end-to-end tests", &output, ok);
+    println!("test output (screenshots, logs): {}", output_dir.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtest_and_node_summaries_are_summed() {
+        let output = "\
+running 3 tests
+test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
+test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out
+ℹ tests 4
+ℹ pass 4
+ℹ fail 0
+# pass 1
+# fail 1
+";
+        assert_eq!(count_results(output), (9, 3));
+    }
+
+    #[test]
+    fn a_failed_stage_without_failing_tests_counts_as_a_failure() {
+        let mut tally = Tally::default();
+        tally.add_stage("native tests", "error[E0425]: cannot find value `x`", false);
+        tally.add_stage("in-browser tests", "test result: ok. 2 passed; 0 failed;", true);
+        assert_eq!(tally.summary(), "2 passed, 1 failed");
+        assert_eq!(tally.broken, ["native tests"]);
+    }
+
+    #[test]
+    fn a_stage_that_ran_no_test_is_not_a_pass() {
+        let mut tally = Tally::default();
+        tally.add_stage("end-to-end tests", "ℹ tests 0\nℹ pass 0\nℹ fail 0\n", true);
+        assert_eq!(tally.summary(), "0 passed, 1 failed");
+    }
+}
