@@ -77,7 +77,11 @@ fn answer(request: Request, dist: &Path, models: &Path) {
     let opened = file.as_ref().and_then(|path| std::fs::File::open(path).ok().map(|file| (path, file)));
     let _ = match opened {
         Some((path, file)) if path.is_file() => {
-            let mut response = Response::from_file(file).with_header(header("Content-Type", content_type(path)));
+            // Always a Content-Length, never chunked: the page shows model
+            // download progress from it.
+            let mut response = Response::from_file(file)
+                .with_chunked_threshold(usize::MAX)
+                .with_header(header("Content-Type", content_type(path)));
             for (name, value) in ISOLATION_HEADERS {
                 response.add_header(header(name, value));
             }
