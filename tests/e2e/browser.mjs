@@ -1,0 +1,69 @@
+// What every end-to-end test shares: where the page is, where artifacts go,
+// and Debian's headless Chromium driven by playwright-core (never a browser
+// that Playwright downloads).
+import { chromium } from 'playwright-core';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** The release build, served by `cargo xtask test` (or by `cargo xtask serve`). */
+export const baseUrl = process.env.PREFAB_URL ?? 'http://127.0.0.1:8080/';
+
+/** Screenshots and logs land here; `cargo xtask test` prints the folder. */
+export const outputDir = process.env.PREFAB_TEST_OUTPUT ?? path.resolve('../../target/test-output');
+
+/** The default model's file name under `/models/`. */
+export const modelFile = process.env.PREFAB_MODEL_FILE ?? 'SmolLM2-135M-Instruct.Q4_1.gguf';
+
+/**
+ * Starts Chromium with a fresh profile (so IndexedDB starts empty) and
+ * returns it with a `close` that also deletes the profile.
+ */
+export async function openBrowser() {
+  const profile = await mkdtemp(path.join(tmpdir(), 'prefab-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    // This machine has no network but loopback: without these flags Chromium
+    // keeps trying to reach Google's services.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Collects a page's console errors and uncaught exceptions, its workers' included. */
+export function collectErrors(page) {
+  const errors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
+  page.on('worker', (worker) => {
+    worker.on('console', (message) => {
+      if (message.type() === 'error') errors.push(`worker console: ${message.text()}`);
+    });
+  });
+  return errors;
+}
+
+/** Saves a full-page screenshot into the test output folder and returns its path. */
+export async function screenshot(page, name) {
+  await mkdir(outputDir, { recursive: true });
+  const file = path.join(outputDir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}

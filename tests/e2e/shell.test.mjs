@@ -1,0 +1,102 @@
+// The app shell: the server's headers, the page, its navigation, and the model worker.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { baseUrl, modelFile, openBrowser, collectErrors, screenshot } from './browser.mjs';
+
+const PLACES = ['contribute', 'build', 'export', 'settings'];
+
+let browser;
+before(async () => {
+  browser = await openBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('the server sends each file with the MIME type and isolation headers the browser needs', async () => {
+  const page = await fetch(baseUrl);
+  assert.equal(page.status, 200);
+  assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
+  assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
+  assert.equal(page.headers.get('cross-origin-embedder-policy'), 'require-corp');
+
+  const wasm = await fetch(new URL('prefab-app_bg.wasm', baseUrl));
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+  assert.equal(new Uint8Array(await wasm.arrayBuffer()).slice(0, 4).join(), '0,97,115,109'); // "\0asm"
+
+  const worker = await fetch(new URL('prefab-worker_loader.js', baseUrl));
+  assert.equal(worker.headers.get('content-type'), 'text/javascript; charset=utf-8');
+
+  const model = await fetch(new URL(`models/${modelFile}`, baseUrl), { method: 'HEAD' });
+  assert.equal(model.status, 200);
+  assert.equal(model.headers.get('content-length'), '98362432');
+
+  // dist/../Cargo.toml exists: a server that followed `..` would leak it.
+  assert.equal(await rawStatus('/../Cargo.toml'), 404);
+  assert.equal(await rawStatus('/models/../../Cargo.toml'), 404);
+});
+
+/** GETs a path exactly as written (fetch would normalize the `..` away). */
+function rawStatus(path) {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    http.get({ hostname, port, path }, (response) => {
+      response.resume();
+      resolve(response.statusCode);
+    }).on('error', reject);
+  });
+}
+
+test('the page loads with no console errors, navigates between its four places, and the worker answers a ping', async () => {
+  const page = await browser.context.newPage();
+  const errors = collectErrors(page);
+  await page.goto(baseUrl);
+  await page.getByTestId('page-contribute').waitFor();
+  assert.equal(await page.evaluate(() => window.crossOriginIsolated), true, 'COOP/COEP make the page cross-origin isolated');
+
+  for (const place of [...PLACES.slice(1), PLACES[0]]) {
+    await page.getByTestId(`nav-${place}`).click();
+    await page.getByTestId(`page-${place}`).waitFor();
+    assert.equal(new URL(page.url()).hash, `#/${place}`);
+    assert.equal(await page.getByTestId(`nav-${place}`).getAttribute('aria-current'), 'page');
+    assert.equal(await page.locator('nav a[aria-current="page"]').count(), 1);
+  }
+
+  const status = page.getByTestId('worker-status');
+  await page.waitForFunction(() => document.querySelector('[data-testid="worker-status"]')?.dataset.state !== 'starting');
+  assert.equal(await status.getAttribute('data-state'), 'ready', await status.textContent());
+  assert.match(await status.textContent(), /^Model worker: ready \(v\d+\.\d+\.\d+, ping \d+\.\d ms\)$/);
+
+  await screenshot(page, 'shell');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a reload or a shared link opens the place in the address, and an unknown one opens Contribute', async () => {
+  const page = await browser.context.newPage();
+  const errors = collectErrors(page);
+  await page.goto(new URL('#/export', baseUrl).href);
+  await page.getByTestId('page-export').waitFor();
+  await page.reload();
+  await page.getByTestId('page-export').waitFor();
+  assert.equal(await page.locator('h1').textContent(), 'Export');
+
+  await page.goto(new URL('#/nowhere', baseUrl).href);
+  await page.getByTestId('page-contribute').waitFor();
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the browser back button returns to the previous place', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(baseUrl);
+  await page.getByTestId('nav-build').click();
+  await page.getByTestId('page-build').waitFor();
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('page-settings').waitFor();
+  await page.goBack();
+  await page.getByTestId('page-build').waitFor();
+  assert.equal(new URL(page.url()).hash, '#/build');
+  await page.close();
+});
