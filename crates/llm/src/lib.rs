@@ -6,4 +6,5 @@
 
 #![deny(missing_docs)]
 
+pub mod hosted;
 pub mod protocol;
