@@ -12,6 +12,7 @@
 
 mod model;
 mod serve;
+mod services;
 mod setup;
 mod test;
 

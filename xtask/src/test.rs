@@ -11,13 +11,13 @@
 
 use crate::serve::Server;
 use crate::setup::{self, chromium_paths};
-use crate::{model, step, Workspace};
+use crate::{model, services, step, Workspace};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 /// The crates whose tests need a browser.
-const BROWSER_CRATES: [&str; 1] = ["prefab-store"];
+const BROWSER_CRATES: [&str; 2] = ["prefab-store", "prefab-llm"];
 
 /// Counts across all stages.
 #[derive(Default, Debug, PartialEq)]
@@ -135,6 +135,7 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
     setup::ensure_chromium()?;
     setup::ensure_playwright(ws)?;
     let model = model::ensure_default_model(ws)?;
+    let python = services::ensure_test_python(ws)?;
     let output_dir = ws.test_output();
     std::fs::create_dir_all(&output_dir).map_err(|error| format!("{}: {error}", output_dir.display()))?;
     let (chromium, chromedriver) = chromium_paths();
@@ -143,8 +144,15 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
     let (output, ok) = run_captured(Command::new("cargo").arg("test").current_dir(&ws.root));
     tally.add_stage("native tests", &output, ok);
 
+    step("starting llama.cpp's OpenAI-compatible server and the fault proxy for the hosted-inference tests");
+    let llama = services::start_llama_server(&python, &model, &output_dir)?;
+    let proxy = services::start_fault_proxy(ws, &python, &llama)?;
+
     step("in-browser tests (wasm-bindgen-test in headless Chromium)");
     let mut browser = Command::new("cargo");
+    // Browser tests cannot read the environment at run time: the servers'
+    // addresses are compiled in (`option_env!`).
+    browser.env("PREFAB_LLAMA_URL", &llama.url).env("PREFAB_PROXY_URL", &proxy.url);
     browser.args(["test", "--target", "wasm32-unknown-unknown"]);
     for krate in BROWSER_CRATES {
         browser.args(["-p", krate]);
@@ -152,6 +160,7 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
     browser.current_dir(&ws.root).env("PATH", ws.tool_path()).env("CHROMEDRIVER", chromedriver);
     let (output, ok) = run_captured(&mut browser);
     tally.add_stage("in-browser tests", &output, ok);
+    drop((proxy, llama));
 
     let dist = match setup::build_dist(ws) {
         Ok(dist) => dist,

@@ -1,0 +1,114 @@
+//! The real third-party services the tests run against, started by xtask.
+//!
+//! - a Python venv with the tools in `tests/python/requirements.txt`, kept in
+//!   the cache and rebuilt only when that file changes (llama-cpp-python is
+//!   compiled from source: minutes, once per machine);
+//! - llama.cpp's OpenAI-compatible server (llama-cpp-python) serving the test model;
+//! - `tests/python/fault_proxy.py` in front of it, injecting the failures
+//!   hosted APIs really have (429, 503 loading, 500, cut streams, silence).
+//!
+//! Both listen on free loopback ports and are stopped when dropped.
+
+use crate::setup::run;
+use crate::{step, Workspace};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The test-tools venv's python, installing or updating the venv first if needed.
+pub fn ensure_test_python(ws: &Workspace) -> Result<PathBuf, String> {
+    let requirements_path = ws.root.join("tests/python/requirements.txt");
+    let requirements = std::fs::read_to_string(&requirements_path).map_err(|error| format!("{}: {error}", requirements_path.display()))?;
+    let venv = ws.cache.join("venvs/test-tools");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("prefab-requirements.txt");
+    if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == requirements) && python.exists() {
+        return Ok(python);
+    }
+    step("installing the Python test tools (llama-cpp-python compiles llama.cpp once: several minutes)");
+    if !python.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
+        .arg(&requirements_path))?;
+    std::fs::write(&stamp, requirements).map_err(|error| format!("{}: {error}", stamp.display()))?;
+    Ok(python)
+}
+
+/// A background process that is killed when this is dropped.
+pub struct Service {
+    name: &'static str,
+    child: Child,
+    /// Its base URL, such as `http://127.0.0.1:40123`.
+    pub url: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        println!("stopped {}", self.name);
+    }
+}
+
+/// Starts llama.cpp's server on the model, as `smollm2`, and waits until it serves.
+pub fn start_llama_server(python: &Path, model: &Path, log_dir: &Path) -> Result<Service, String> {
+    let port = free_port()?;
+    let log = std::fs::File::create(log_dir.join("llama-server.log")).map_err(|error| error.to_string())?;
+    let child = Command::new(python)
+        .args(["-m", "llama_cpp.server", "--model"])
+        .arg(model)
+        .args(["--model_alias", "smollm2", "--host", "127.0.0.1", "--port", &port.to_string(), "--n_ctx", "2048"])
+        .stdout(log.try_clone().map_err(|error| error.to_string())?)
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("could not start llama-cpp-python's server: {error}"))?;
+    let mut service = Service { name: "llama.cpp server", child, url: format!("http://127.0.0.1:{port}") };
+    wait_until_serving(&mut service, "/v1/models", Duration::from_secs(120))?;
+    Ok(service)
+}
+
+/// Starts the fault-injecting proxy in front of `upstream`.
+pub fn start_fault_proxy(ws: &Workspace, python: &Path, upstream: &Service) -> Result<Service, String> {
+    let port = free_port()?;
+    let child = Command::new(python)
+        .arg(ws.root.join("tests/python/fault_proxy.py"))
+        .args(["--port", &port.to_string(), "--upstream"])
+        .arg(upstream.url.trim_start_matches("http://"))
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("could not start the fault proxy: {error}"))?;
+    let mut service = Service { name: "fault proxy", child, url: format!("http://127.0.0.1:{port}") };
+    wait_until_serving(&mut service, "/pass/ready/v1/models", Duration::from_secs(30))?;
+    Ok(service)
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|error| format!("no free port: {error}"))?;
+    listener.local_addr().map(|addr| addr.port()).map_err(|error| error.to_string())
+}
+
+/// Polls `GET path` until it answers 200, the process dies, or time runs out.
+fn wait_until_serving(service: &mut Service, path: &str, limit: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    let address = service.url.trim_start_matches("http://").to_owned();
+    while started.elapsed() < limit {
+        if let Ok(Some(status)) = service.child.try_wait() {
+            return Err(format!("the {} exited ({status}) before it served", service.name));
+        }
+        if let Ok(mut stream) = TcpStream::connect(&address) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let request = format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
+            let mut answer = [0u8; 12];
+            if stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut answer).is_ok() && answer.ends_with(b"200") {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Err(format!("the {} did not answer {path} at {} within {} s", service.name, service.url, limit.as_secs()))
+}
