@@ -160,7 +160,6 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
     browser.current_dir(&ws.root).env("PATH", ws.tool_path()).env("CHROMEDRIVER", chromedriver);
     let (output, ok) = run_captured(&mut browser);
     tally.add_stage("in-browser tests", &output, ok);
-    drop((proxy, llama));
 
     let dist = match setup::build_dist(ws) {
         Ok(dist) => dist,
@@ -187,9 +186,11 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
             .env("PREFAB_URL", format!("http://{}/", server.addr()))
             .env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL)
             .env("PREFAB_TEST_OUTPUT", &output_dir)
+            .env("PREFAB_LLAMA_URL", &llama.url)
             .env("CHROMIUM", chromium),
     );
     tally.add_stage("end-to-end tests", &output, ok);
+    drop((proxy, llama));
     println!("test output (screenshots, logs): {}", output_dir.display());
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! (TRL-ready datasets) and Settings. The page owns no model: a Web Worker
 //! does (see [`model_worker`]), so the UI never freezes while a model runs.
 
+pub mod endpoints;
 pub mod model_worker;
 pub mod places;
 
@@ -92,6 +93,7 @@ fn place_view(place: Place) -> impl IntoView {
         <section data-testid=testid aria-labelledby="place-title">
             <h1 id="place-title">{place.title()}</h1>
             <p>{purpose}</p>
+            {(place == Place::Settings).then(|| view! { <endpoints::EndpointSettings /> })}
         </section>
     }
 }

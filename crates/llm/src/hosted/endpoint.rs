@@ -10,7 +10,7 @@ pub const HF_ROUTER: &str = "https://router.huggingface.co/v1";
 /// The token is deliberately not part of it: endpoints are saved, tokens are
 /// kept in memory or sessionStorage only, never in storage that outlives the
 /// tab, URLs, logs or exports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Endpoint {
     /// The Hugging Face router: one URL, many providers, the model id chooses.
