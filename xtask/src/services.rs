@@ -31,9 +31,12 @@ pub fn ensure_test_python(ws: &Workspace) -> Result<PathBuf, String> {
     if !python.exists() {
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
+    let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
     run(Command::new(&python)
         .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
-        .arg(&requirements_path))?;
+        .arg(&requirements_path)
+        // CMake (which builds llama.cpp) otherwise compiles one file at a time.
+        .env("CMAKE_BUILD_PARALLEL_LEVEL", cores.to_string()))?;
     std::fs::write(&stamp, requirements).map_err(|error| format!("{}: {error}", stamp.display()))?;
     Ok(python)
 }
