@@ -4,8 +4,37 @@
 //! provenance, people rate them, and the result goes out as TRL-ready KTO and
 //! DPO rows. Nothing here does I/O, so all of it runs natively and in wasm32
 //! alike and is tested natively.
+//!
+//! The path of the data, module by module:
+//!
+//! - [`prompt_import`] reads prompts from JSONL, JSON, CSV/TSV, Parquet, plain
+//!   text or a datasets-server `/rows` page, and lets the caller pick the columns;
+//! - [`record`] is the stored shape: a [`record::Prompt`] with its
+//!   [`record::Generation`]s, their [`record::Judgment`]s and the
+//!   [`record::HumanRating`]s people gave;
+//! - [`tasks`] renders the prompts sent to models (text generation, EvolQuality,
+//!   UltraFeedback) and parses what comes back;
+//! - [`export`] turns records into the DIBT raw, TRL KTO and TRL DPO tables and
+//!   writes the dataset card, [`agreement`] measures how much annotators agree;
+//! - [`write`](mod@write) serializes a [`table::Table`] as JSONL or Parquet.
+//!
+//! Every failure is an [`Error`] that names the file, the line or row, the
+//! column and what was expected.
 
 #![deny(missing_docs)]
+
+pub mod agreement;
+pub mod chat;
+mod error;
+pub mod export;
+pub mod prng;
+pub mod prompt_import;
+pub mod record;
+pub mod table;
+pub mod tasks;
+pub mod write;
+
+pub use error::{Error, ErrorKind};
 
 /// The version of Prefab, shown in the page and reported by the model worker.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
