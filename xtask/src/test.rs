@@ -43,6 +43,11 @@ impl Tally {
         }
     }
 
+    /// Adds one check that has no test runner of its own: it passed or it did not.
+    fn add_check(&mut self, passed: bool) {
+        if passed { self.passed += 1 } else { self.failed += 1 }
+    }
+
     fn summary(&self) -> String {
         format!("{} passed, {} failed", self.passed, self.failed + self.broken.len() as u64)
     }
@@ -143,6 +148,15 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
     step("native tests (cargo test)");
     let (output, ok) = run_captured(Command::new("cargo").arg("test").current_dir(&ws.root));
     tally.add_stage("native tests", &output, ok);
+
+    step("exported JSONL and Parquet read back by pyarrow, an independent reader");
+    let exports = output_dir.join("exports");
+    let (_, written) = run_captured(
+        Command::new("cargo").args(["run", "--quiet", "-p", "prefab-core", "--example", "write_fixtures", "--"]).arg(&exports).current_dir(&ws.root),
+    );
+    let checked = written
+        && run_captured(Command::new(&python).arg(ws.root.join("tests/python/check_files.py")).arg(exports.join("manifest.json"))).1;
+    tally.add_check(checked);
 
     step("starting llama.cpp's OpenAI-compatible server and the fault proxy for the hosted-inference tests");
     let llama = services::start_llama_server(&python, &model, &output_dir)?;
