@@ -365,6 +365,11 @@ pub struct Record {
 }
 
 impl Record {
+    /// Each generation's index, by generation id.
+    pub fn generation_positions(&self) -> HashMap<&str, usize> {
+        self.generations.iter().enumerate().map(|(index, generation)| (generation.id.as_str(), index)).collect()
+    }
+
     /// A record for a prompt, with nothing attached yet.
     pub fn new(prompt: Prompt) -> Record {
         Record {

@@ -118,10 +118,10 @@ async fn test_connection_tells_an_unreachable_server_from_one_without_cors() {
     assert_eq!(error.kind, HostedErrorKind::Cors, "{error}");
 }
 
-#[wasm_bindgen_test]
-async fn a_rate_limit_is_waited_out_as_retry_after_says() {
+/// Streams through a fault scenario; returns the text and each restart's reason and wait.
+async fn stream_through(scenario: &str, key: &str) -> (String, Vec<(HostedErrorKind, f64)>) {
     let mut waits = Vec::new();
-    let completion = through("rate-limit-once", "rate-limit")
+    let completion = through(scenario, key)
         .stream(&haiku(8), &Cancel::new(), |event| {
             if let StreamEvent::Restart { reason, wait_ms } = event {
                 waits.push((reason.kind, wait_ms));
@@ -129,24 +129,23 @@ async fn a_rate_limit_is_waited_out_as_retry_after_says() {
         })
         .await
         .unwrap();
-    assert!(!completion.text.is_empty());
+    (completion.text, waits)
+}
+
+#[wasm_bindgen_test]
+async fn a_rate_limit_is_waited_out_as_retry_after_says() {
+    let (text, waits) = stream_through("rate-limit-once", "rate-limit").await;
+    assert!(!text.is_empty());
     assert_eq!(waits, [(HostedErrorKind::RateLimited, 1000.0)]);
     assert_eq!(hits("rate-limit").await["count"], 2);
 }
 
 #[wasm_bindgen_test]
 async fn a_loading_model_is_waited_for_as_estimated() {
-    let mut waits = Vec::new();
-    let completion = through("loading-once", "loading")
-        .stream(&haiku(8), &Cancel::new(), |event| {
-            if let StreamEvent::Restart { reason, wait_ms } = event {
-                waits.push((reason.kind, wait_ms));
-            }
-        })
-        .await
-        .unwrap();
-    assert!(!completion.text.is_empty());
+    let (text, waits) = stream_through("loading-once", "loading").await;
+    assert!(!text.is_empty());
     assert_eq!(waits, [(HostedErrorKind::ModelLoading, 500.0)]);
+    assert_eq!(hits("loading").await["count"], 2);
 }
 
 #[wasm_bindgen_test]

@@ -19,7 +19,6 @@
 use crate::prng::SplitMix64;
 use crate::record::{Aspect, ParseStatus, RatingValue, Record, Verdict};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Where a generation's score comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -179,12 +178,7 @@ pub fn binarize(
 /// Each generation's score from a source, in generation order; `None` for
 /// a generation the source says nothing about.
 pub fn scores(record: &Record, source: ScoreSource) -> Vec<Option<f64>> {
-    let position: HashMap<&str, usize> = record
-        .generations
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (g.id.as_str(), i))
-        .collect();
+    let position = record.generation_positions();
     // Per generation: (sum, count) of the values that make its score.
     let mut sums = vec![(0.0f64, 0usize); record.generations.len()];
     let mut add = |id: &str, value: f64| {

@@ -146,12 +146,7 @@ pub fn kto(records: &[Record], options: &KtoOptions) -> KtoExport {
 
     for record in records {
         let mut labels: Vec<Vec<(&str, bool)>> = vec![Vec::new(); record.generations.len()];
-        let position: HashMap<&str, usize> = record
-            .generations
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (g.id.as_str(), i))
-            .collect();
+        let position = record.generation_positions();
         for rating in record.current_ratings() {
             if let RatingValue::KtoThumbs { generation_id, up } = &rating.value {
                 if let Some(&i) = position.get(generation_id.as_str()) {

@@ -56,6 +56,14 @@ impl ParsedRating {
             status: ParseStatus::Failed { reason },
         }
     }
+
+    /// A rating as read (or the reason it could not be), with its rationale.
+    fn from_reading(rating: Result<f64, String>, rationale: Option<String>) -> ParsedRating {
+        match rating {
+            Ok(rating) => ParsedRating { rating: Some(rating), rationale, status: ParseStatus::Parsed },
+            Err(reason) => ParsedRating { rationale, ..ParsedRating::failed(reason) },
+        }
+    }
 }
 
 impl UltraFeedback {
@@ -258,17 +266,7 @@ well it follows the instruction, taken together.
                         )),
                         None => Err("no \"rating\"".to_string()),
                     };
-                    match rating {
-                        Ok(rating) => ParsedRating {
-                            rating: Some(rating),
-                            rationale,
-                            status: ParseStatus::Parsed,
-                        },
-                        Err(reason) => ParsedRating {
-                            rationale,
-                            ..ParsedRating::failed(reason)
-                        },
-                    }
+                    ParsedRating::from_reading(rating, rationale)
                 }
             })
             .collect()
@@ -379,17 +377,7 @@ fn parse_section(section: &str) -> ParsedRating {
         Some(text) => read_number(&text),
         None => Err("no \"Rating:\" line".to_string()),
     };
-    match rating {
-        Ok(rating) => ParsedRating {
-            rating: Some(rating),
-            rationale,
-            status: ParseStatus::Parsed,
-        },
-        Err(reason) => ParsedRating {
-            rationale,
-            ..ParsedRating::failed(reason)
-        },
-    }
+    ParsedRating::from_reading(rating, rationale)
 }
 
 /// The number at the start of a rating ("4", "4.5", "4/5", "[4]").
