@@ -109,13 +109,21 @@ async fn test_connection_lists_models_and_names_an_unknown_model() {
 }
 
 #[wasm_bindgen_test]
-async fn test_connection_tells_an_unreachable_server_from_one_without_cors() {
-    // Nothing listens on the discard port.
+async fn test_connection_names_both_causes_of_no_answer_and_the_origin_to_allow() {
+    let origin = web_sys::window().unwrap().location().origin().unwrap();
+    // Nothing listens on the discard port; the proxy's no-cors scenario answers without CORS headers.
     let nowhere = HostedClient::new(Endpoint::Custom { base_url: "http://127.0.0.1:9/v1".into(), model: MODEL.into() }, None);
-    assert_eq!(nowhere.test_connection().await.unwrap_err().kind, HostedErrorKind::Unreachable);
-
-    let error = through("no-cors", "no-cors").test_connection().await.unwrap_err();
-    assert_eq!(error.kind, HostedErrorKind::Cors, "{error}");
+    for (client, key) in [(nowhere, None), (through("no-cors", "no-cors"), Some("no-cors"))] {
+        let error = client.test_connection().await.unwrap_err();
+        assert_eq!(error.kind, HostedErrorKind::Unreachable, "{error}");
+        let text = error.to_string();
+        assert!(text.starts_with("no answer: the server is not running at that address, or it does not allow this page's origin (CORS): "), "{text}");
+        assert!(text.ends_with(&format!("; if it is running, it must allow the origin {origin}")), "{text}");
+        if let Some(key) = key {
+            // The server did answer: the browser hid it from the page.
+            assert_eq!(hits(key).await["count"], 1);
+        }
+    }
 }
 
 /// Streams through a fault scenario; returns the text and each restart's reason and wait.

@@ -18,7 +18,7 @@ use std::fmt;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, Request, RequestInit, RequestMode, Response};
+use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, Request, RequestCache, RequestInit, Response};
 
 #[wasm_bindgen]
 extern "C" {
@@ -329,12 +329,23 @@ impl HostedClient {
     }
 
     /// "Test connection": lists the models, or names the reason it cannot —
-    /// unreachable, CORS, a refused token, or a model the server does not serve.
+    /// no answer (down, or CORS), a refused token, or a model the server does not serve.
+    ///
+    /// A refused CORS request and a server that is down look the same to a
+    /// page: `fetch` fails with no detail. (A `no-cors` probe could tell them
+    /// apart, but not on a cross-origin isolated page like Prefab's, where an
+    /// opaque answer is blocked too.) So that failure names both causes and
+    /// the origin the server must allow.
     pub async fn test_connection(&self) -> Result<Vec<String>, HostedError> {
         self.endpoint.validate().map_err(|message| HostedError::new(HostedErrorKind::BadRequest, message))?;
         let quick = HostedClient { policy: RetryPolicy { max_attempts: 1, ..self.policy }, ..self.clone_settings() };
         let models = match quick.list_models(&Cancel::new()).await {
-            Err(error) if error.kind == HostedErrorKind::Unreachable => return Err(diagnose_unreachable(&self.endpoint.models_url(), error).await),
+            Err(error) if error.kind == HostedErrorKind::Unreachable => {
+                return Err(HostedError::new(
+                    HostedErrorKind::Unreachable,
+                    format!("{} ({}); if it is running, it must allow the origin {}", self.endpoint.models_url(), error.message, page_origin()),
+                ))
+            }
             other => other?,
         };
         let wanted = self.endpoint.model();
@@ -385,6 +396,8 @@ impl HostedClient {
         }
         let init = RequestInit::new();
         init.set_method(method);
+        // API answers are never cached; and the HTTP cache would queue identical GETs one after another.
+        init.set_cache(RequestCache::NoStore);
         init.set_signal(Some(&controller.signal()));
         if let Some(body) = body {
             set("Content-Type", "application/json")?;
@@ -441,17 +454,9 @@ fn classify_abort(cancel: &Cancel, watchdog: &Watchdog, otherwise: HostedError) 
     }
 }
 
-/// A `fetch` that failed may mean the server is down or that it hides its
-/// answers from this page (CORS). A `no-cors` request tells them apart: it
-/// succeeds, with an opaque answer, whenever the server answered at all.
-async fn diagnose_unreachable(url: &str, error: HostedError) -> HostedError {
-    let init = RequestInit::new();
-    init.set_mode(RequestMode::NoCors);
-    let Ok(request) = Request::new_with_str_and_init(url, &init) else { return error };
-    match JsFuture::from(global_fetch(&request)).await {
-        Ok(_) => HostedError::new(HostedErrorKind::Cors, format!("{url} answers, but not to this page's origin")),
-        Err(_) => error,
-    }
+/// This page's origin, which a server must allow (CORS) to answer it.
+fn page_origin() -> String {
+    js_sys::Reflect::get(&js_sys::global(), &"origin".into()).ok().and_then(|origin| origin.as_string()).unwrap_or_default()
 }
 
 async fn sleep(milliseconds: f64, cancel: &Cancel) {

@@ -21,10 +21,10 @@ pub struct HostedError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HostedErrorKind {
-    /// No answer at all: a wrong URL, the server down, no network.
+    /// No answer the page may read: a wrong URL, the server down, no network,
+    /// or a server that does not allow this page's origin (CORS) — a page
+    /// cannot tell these apart.
     Unreachable,
-    /// The server answered but the browser hid it: the server does not allow this page's origin (CORS).
-    Cors,
     /// 401/403: a missing, wrong or under-scoped token.
     Unauthorized,
     /// The server does not serve a model of that name.
@@ -74,8 +74,9 @@ impl HostedError {
 impl fmt::Display for HostedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let advice = match self.kind {
-            HostedErrorKind::Unreachable => "the server could not be reached (check the URL and that it is running)",
-            HostedErrorKind::Cors => "the server does not allow requests from this page (enable CORS for its origin)",
+            HostedErrorKind::Unreachable => {
+                "no answer: the server is not running at that address, or it does not allow this page's origin (CORS)"
+            }
             HostedErrorKind::Unauthorized => "the token was refused (check it, and that it may call this endpoint)",
             HostedErrorKind::UnknownModel => "the server does not serve this model",
             HostedErrorKind::RateLimited => "too many requests (rate limited)",
