@@ -6,10 +6,12 @@
 //!   in-browser (wasm-bindgen-test in headless Chromium) and end-to-end
 //!   (Playwright against the release build), ending with one summary line.
 //! - `dist`: the set-up and the release build into `dist/`, for deployment.
+//! - `bench`: speed figures, native and in headless Chromium; printed, never asserted.
 //!
 //! Every step is skipped when it is already done, so the second run of any
 //! command on a machine only builds what changed.
 
+mod bench;
 mod model;
 mod serve;
 mod services;
@@ -27,6 +29,7 @@ commands:
                                       use --addr 0.0.0.0 for a workshop LAN)
   test                                install the test tools and run every test
   dist                                build the release page into dist/
+  bench                               print speed figures (release builds, native and in Chromium)
 ";
 
 fn main() -> ExitCode {
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         Some("serve") => serve_command(&args[1..]),
         Some("test") => test::run(&Workspace::locate()),
         Some("dist") => setup::build_dist(&Workspace::locate()).map(|_| ()),
+        Some("bench") => bench::run_all(&Workspace::locate()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())

@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod agreement;
+pub mod bench;
 pub mod chat;
 mod error;
 pub mod export;
