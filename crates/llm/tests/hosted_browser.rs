@@ -7,7 +7,7 @@
 use prefab_llm::hosted::browser::{Cancel, HostedClient, StreamEvent};
 use prefab_llm::hosted::endpoint::Endpoint;
 use prefab_llm::hosted::errors::HostedErrorKind;
-use prefab_llm::hosted::request::{ChatMessage, ChatRequest};
+use prefab_llm::hosted::request::{ChatMessage, ChatRequest, SchemaDialect};
 use prefab_llm::hosted::retry::RetryPolicy;
 use serde_json::Value;
 use wasm_bindgen_futures::JsFuture;
@@ -224,5 +224,37 @@ async fn the_concurrency_limit_holds_requests_back() {
             assert_eq!(models.unwrap(), [MODEL]);
         }
         assert_eq!(hits(key).await["max_in_flight"], limit as u64, "limit {limit}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn structured_output_follows_the_schema_and_top_logprobs_come_back() {
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": { "rating": { "type": "integer", "enum": [1, 2, 3, 4, 5] }, "rationale": { "type": "string" } },
+        "required": ["rating", "rationale"]
+    });
+    let request = ChatRequest {
+        messages: vec![ChatMessage { role: "user".into(), content: "Rate this haiku from 1 to 5: 'Snow on the mountain'".into() }],
+        temperature: Some(0.0),
+        max_tokens: Some(64),
+        json_schema: Some(schema),
+        schema_dialect: SchemaDialect::JsonObject,
+        top_logprobs: Some(3),
+        ..Default::default()
+    };
+    let completion = direct().complete(&request, &Cancel::new()).await.unwrap();
+    let judged: Value = serde_json::from_str(&completion.text).unwrap_or_else(|error| panic!("not JSON ({error}): {}", completion.text));
+    let rating = judged["rating"].as_i64().unwrap_or_else(|| panic!("no integer rating: {judged}"));
+    assert!((1..=5).contains(&rating), "{judged}");
+    assert!(judged["rationale"].is_string(), "{judged}");
+
+    assert!(!completion.logprobs.is_empty(), "llama.cpp returns logprobs when asked");
+    for step in &completion.logprobs {
+        assert!(step.logprob <= 0.0 && step.logprob.is_finite(), "{step:?}");
+        // The 3 asked for, most likely first; llama-cpp-python appends the
+        // generated token when the schema's grammar forced one outside them.
+        assert!(step.top.len() == 3 || (step.top.len() == 4 && step.top[3].0 == step.token), "{step:?}");
+        assert!(step.top[..3].windows(2).all(|pair| pair[0].1 >= pair[1].1), "most likely first: {step:?}");
     }
 }

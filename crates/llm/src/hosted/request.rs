@@ -12,6 +12,17 @@ pub struct ChatMessage {
     pub content: String,
 }
 
+/// How a server wants a JSON schema for structured output: servers differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub enum SchemaDialect {
+    /// `{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}`:
+    /// OpenAI, vLLM, the Hugging Face router, llama.cpp's own server.
+    #[default]
+    OpenAi,
+    /// `{"type": "json_object", "schema": …}`: llama-cpp-python's server.
+    JsonObject,
+}
+
 /// What to ask a hosted model, in OpenAI's vocabulary.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChatRequest {
@@ -33,6 +44,8 @@ pub struct ChatRequest {
     pub stream: bool,
     /// Ask for output that matches this JSON schema (structured output).
     pub json_schema: Option<Value>,
+    /// How this server wants the schema written.
+    pub schema_dialect: SchemaDialect,
     /// Ask for the log-probabilities of this many most likely tokens at each step.
     pub top_logprobs: Option<u8>,
 }
@@ -59,10 +72,11 @@ impl ChatRequest {
             fields.insert("stop".into(), json!(self.stop));
         }
         if let Some(schema) = &self.json_schema {
-            fields.insert(
-                "response_format".into(),
-                json!({ "type": "json_schema", "json_schema": { "name": "output", "schema": schema, "strict": true } }),
-            );
+            let format = match self.schema_dialect {
+                SchemaDialect::OpenAi => json!({ "type": "json_schema", "json_schema": { "name": "output", "schema": schema, "strict": true } }),
+                SchemaDialect::JsonObject => json!({ "type": "json_object", "schema": schema }),
+            };
+            fields.insert("response_format".into(), format);
         }
         if let Some(top) = self.top_logprobs {
             fields.insert("logprobs".into(), json!(true));
@@ -105,6 +119,7 @@ mod tests {
             stop: vec!["\n\n".into()],
             stream: true,
             json_schema: Some(json!({ "type": "object" })),
+            schema_dialect: SchemaDialect::OpenAi,
             top_logprobs: Some(5),
         };
         let body = request.to_json();
@@ -118,5 +133,8 @@ mod tests {
         assert_eq!(body["response_format"]["type"], json!("json_schema"));
         assert_eq!(body["response_format"]["json_schema"]["schema"], json!({ "type": "object" }));
         assert_eq!((body["logprobs"].clone(), body["top_logprobs"].clone()), (json!(true), json!(5)));
+
+        let llama_cpp_python = ChatRequest { schema_dialect: SchemaDialect::JsonObject, ..request };
+        assert_eq!(llama_cpp_python.to_json()["response_format"], json!({ "type": "json_object", "schema": { "type": "object" } }));
     }
 }
