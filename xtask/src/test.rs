@@ -167,7 +167,9 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
     // Browser tests cannot read the environment at run time: the servers'
     // addresses are compiled in (`option_env!`).
     browser.env("PREFAB_LLAMA_URL", &llama.url).env("PREFAB_PROXY_URL", &proxy.url);
-    browser.args(["test", "--target", "wasm32-unknown-unknown"]);
+    // The browser tests cover the hosted client and the store; the local
+    // engine (candle) is tested natively, so it is not compiled for them.
+    browser.args(["test", "--target", "wasm32-unknown-unknown", "--no-default-features"]);
     for krate in BROWSER_CRATES {
         browser.args(["-p", krate]);
     }

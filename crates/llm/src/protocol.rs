@@ -6,8 +6,31 @@
 //! answer can never be mistaken for another's. Messages travel through
 //! `postMessage` as JSON text: plain, debuggable in the browser's console, and
 //! the same on both sides because both sides are this code.
+//!
+//! A conversation with the worker:
+//!
+//! ```text
+//! page                                   worker
+//! Load {id: 1, source: Url}        ──►
+//!                                  ◄──   Progress {id: 1, stage: download, done, total} …
+//!                                  ◄──   Progress {id: 1, stage: weights, done, total} …
+//!                                  ◄──   Ready {id: 1, model}
+//! Generate {id: 2, messages, params} ──►
+//!                                  ◄──   Token {id: 2, text} …
+//! Cancel {id: 2}                   ──►   (optional)
+//!                                  ◄──   Done {id: 2, text, stats}
+//! Score {id: 3, prompt, candidates} ──►
+//!                                  ◄──   Scores {id: 3, probs}
+//! ```
+//!
+//! Any request may instead end with `Failed {id, kind, message}`.
 
 use serde::{Deserialize, Serialize};
+
+use crate::chat::{ChatMessage, Prompt};
+use crate::error::{Error, ErrorCode};
+use crate::generation::{GenerationParams, GenerationStats};
+use crate::model_info::{LoadOptions, LoadStage, ModelInfo};
 
 /// A request id, chosen by the page and unique among its requests in flight.
 pub type RequestId = u64;
@@ -20,6 +43,77 @@ pub enum WorkerRequest {
     Ping {
         /// The request id the answer will carry.
         id: RequestId,
+    },
+    /// Load a model, replacing any loaded one. Answered by `Progress`
+    /// messages, then `Ready`.
+    Load {
+        /// The request id the answers will carry.
+        id: RequestId,
+        /// Where the model file comes from.
+        source: ModelSource,
+        /// How to load it.
+        #[serde(default)]
+        options: LoadOptions,
+    },
+    /// Generate the assistant's answer to a conversation. Answered by
+    /// `Token` messages, then `Done`.
+    Generate {
+        /// The request id the answers will carry.
+        id: RequestId,
+        /// The conversation, rendered with the model's chat template.
+        messages: Vec<ChatMessage>,
+        /// Sampling settings; missing fields take their defaults.
+        #[serde(default)]
+        params: GenerationParams,
+    },
+    /// Judge: the probability of each candidate (say "1" to "5") being the
+    /// model's next token. Answered by `Scores`.
+    Score {
+        /// The request id the answer will carry.
+        id: RequestId,
+        /// What the model continues.
+        prompt: Prompt,
+        /// The candidate answers, each one token.
+        candidates: Vec<String>,
+    },
+    /// Stop the generation with this id early; it ends with `Done` as
+    /// usual, its stop reason `cancelled`. Nothing answers the cancel
+    /// itself.
+    Cancel {
+        /// The id of the `Generate` request to stop.
+        id: RequestId,
+    },
+}
+
+impl WorkerRequest {
+    /// The request's id (for `Cancel`, the id of the request to stop).
+    pub fn id(&self) -> RequestId {
+        match self {
+            WorkerRequest::Ping { id }
+            | WorkerRequest::Load { id, .. }
+            | WorkerRequest::Generate { id, .. }
+            | WorkerRequest::Score { id, .. }
+            | WorkerRequest::Cancel { id } => *id,
+        }
+    }
+}
+
+/// Where a model file comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelSource {
+    /// The worker downloads it (reporting `download` progress).
+    Url {
+        /// The file's address.
+        url: String,
+    },
+    /// The page already has the bytes, e.g. a file the user picked. They do
+    /// not travel in the JSON text: the page posts the `ArrayBuffer` in the
+    /// same `postMessage` call, in its transfer list, so it moves to the
+    /// worker without a copy.
+    Bytes {
+        /// The file's name, for messages.
+        name: String,
     },
 }
 
@@ -39,13 +133,75 @@ pub enum WorkerResponse {
         /// The worker's version, which must equal the page's.
         version: String,
     },
-    /// A request failed; the worker keeps serving.
+    /// A message could not be handled at all (unreadable, say); the worker
+    /// keeps serving. A request that was understood but failed is answered
+    /// with `Failed` instead, which says what kind of failure it was.
     Error {
         /// The id of the failed request, when it could be read.
         id: Option<RequestId>,
         /// What went wrong, for the person using the page.
         message: String,
     },
+    /// How far a `Load` has come.
+    Progress {
+        /// The id of the `Load` request.
+        id: RequestId,
+        /// The current step.
+        stage: LoadStage,
+        /// Units of the step done (bytes for `download`, tensors for
+        /// `weights`).
+        done: u64,
+        /// Units of the step in all, 0 when unknown.
+        total: u64,
+    },
+    /// The model of a `Load` is ready for requests.
+    Ready {
+        /// The id of the `Load` request.
+        id: RequestId,
+        /// What the page shows about the model.
+        model: ModelInfo,
+    },
+    /// A piece of generated text, in order; the pieces of one generation
+    /// add up to its `Done` text.
+    Token {
+        /// The id of the `Generate` request.
+        id: RequestId,
+        /// The new text (whole characters, never part of a stop string).
+        text: String,
+    },
+    /// A generation ended.
+    Done {
+        /// The id of the `Generate` request.
+        id: RequestId,
+        /// The whole generated text, without any stop string.
+        text: String,
+        /// Token counts, speeds, and why it stopped.
+        stats: GenerationStats,
+    },
+    /// The answer to `Score`: one probability per candidate, in order.
+    Scores {
+        /// The id of the `Score` request.
+        id: RequestId,
+        /// The candidates' probabilities, each in [0, 1], summing to at most
+        /// 1.
+        probs: Vec<f64>,
+    },
+    /// A request failed; the worker keeps serving.
+    Failed {
+        /// The id of the failed request.
+        id: RequestId,
+        /// What kind of failure, for the page to act on.
+        kind: ErrorCode,
+        /// What went wrong, for the person using the page.
+        message: String,
+    },
+}
+
+impl WorkerResponse {
+    /// The answer to a request that failed with `error`.
+    pub fn failed(id: RequestId, error: &Error) -> WorkerResponse {
+        WorkerResponse::Failed { id, kind: error.code(), message: error.to_string() }
+    }
 }
 
 /// The message a worker sends when it is ready for requests.
@@ -53,13 +209,21 @@ pub fn started() -> WorkerResponse {
     WorkerResponse::Started { version: prefab_core::VERSION.to_owned() }
 }
 
-/// The worker's answer to one request: pure, so it is tested natively.
+/// The answer of a worker with no model loaded: pure, so it is tested
+/// natively. A ping is answered with the version; every other request needs
+/// a model, so it fails with [`ErrorCode::NoModelLoaded`] (the worker
+/// answers those itself once it holds one).
 pub fn answer(request: &WorkerRequest) -> WorkerResponse {
     match request {
-        WorkerRequest::Ping { id } => WorkerResponse::Pong {
-            id: *id,
-            version: prefab_core::VERSION.to_owned(),
-        },
+        WorkerRequest::Ping { id } => {
+            WorkerResponse::Pong { id: *id, version: prefab_core::VERSION.to_owned() }
+        }
+        WorkerRequest::Load { id, .. }
+        | WorkerRequest::Generate { id, .. }
+        | WorkerRequest::Score { id, .. }
+        | WorkerRequest::Cancel { id } => {
+            WorkerResponse::failed(*id, &Error::new(crate::error::ErrorKind::NoModelLoaded))
+        }
     }
 }
 
@@ -92,6 +256,108 @@ mod tests {
         let error = WorkerResponse::Error { id: None, message: "no model loaded".into() };
         assert_eq!(encode(&error), r#"{"type":"Error","id":null,"message":"no model loaded"}"#);
         assert_eq!(decode::<WorkerResponse>(&encode(&error)).unwrap(), error);
+    }
+
+    #[test]
+    fn requests_read_from_the_json_the_page_writes() {
+        let load: WorkerRequest = decode(
+            r#"{"type":"Load","id":1,"source":{"kind":"url","url":"https://example.org/m.gguf"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            load,
+            WorkerRequest::Load {
+                id: 1,
+                source: ModelSource::Url { url: "https://example.org/m.gguf".into() },
+                options: LoadOptions::default(),
+            }
+        );
+        let generate: WorkerRequest = decode(
+            r#"{"type":"Generate","id":2,"messages":[{"role":"user","content":"Hi"}],"params":{"temperature":0}}"#,
+        )
+        .unwrap();
+        let WorkerRequest::Generate { id: 2, messages, params } = &generate else {
+            panic!("not a generate request: {generate:?}");
+        };
+        assert_eq!(messages, &[ChatMessage::user("Hi")]);
+        assert_eq!(params.temperature, 0.0);
+        assert_eq!(params.max_new_tokens, GenerationParams::default().max_new_tokens);
+        let cancel: WorkerRequest = decode(r#"{"type":"Cancel","id":2}"#).unwrap();
+        assert_eq!(cancel.id(), 2);
+    }
+
+    #[test]
+    fn every_new_message_survives_a_round_trip_through_json() {
+        use crate::generation::StopReason;
+        let requests = [
+            WorkerRequest::Load {
+                id: 1,
+                source: ModelSource::Bytes { name: "m.gguf".into() },
+                options: LoadOptions {
+                    requantize: false,
+                    max_context: Some(2048),
+                    file_name: None,
+                },
+            },
+            WorkerRequest::Score {
+                id: 3,
+                prompt: Prompt::Chat {
+                    messages: vec![ChatMessage::user("Rate: 2+2=4")],
+                    answer_prefix: "Score: ".into(),
+                },
+                candidates: vec!["1".into(), "5".into()],
+            },
+        ];
+        for request in requests {
+            assert_eq!(decode::<WorkerRequest>(&encode(&request)).unwrap(), request);
+        }
+        let responses = [
+            WorkerResponse::Progress { id: 1, stage: LoadStage::Weights, done: 3, total: 272 },
+            WorkerResponse::Token { id: 2, text: "Hel".into() },
+            WorkerResponse::Done {
+                id: 2,
+                text: "Hello".into(),
+                stats: GenerationStats {
+                    prompt_tokens: 12,
+                    generated_tokens: 2,
+                    prefill_seconds: 0.5,
+                    decode_seconds: 0.25,
+                    prefill_tokens_per_second: 24.0,
+                    decode_tokens_per_second: 4.0,
+                    stop_reason: StopReason::EndOfSequence,
+                },
+            },
+            WorkerResponse::Scores { id: 3, probs: vec![0.25, 0.5] },
+        ];
+        for response in responses {
+            assert_eq!(decode::<WorkerResponse>(&encode(&response)).unwrap(), response);
+        }
+    }
+
+    #[test]
+    fn a_failure_carries_its_kind_for_the_page() {
+        let error = Error::new(crate::error::ErrorKind::PromptTooLong {
+            prompt_tokens: 9000,
+            context: 8192,
+        });
+        let text = encode(&WorkerResponse::failed(4, &error));
+        assert!(
+            text.starts_with(r#"{"type":"Failed","id":4,"kind":"prompt_too_long","message":"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn without_a_model_requests_that_need_one_fail_with_no_model_loaded() {
+        let request = WorkerRequest::Score {
+            id: 9,
+            prompt: Prompt::Text { text: "x".into() },
+            candidates: vec!["1".into()],
+        };
+        let WorkerResponse::Failed { id, kind, .. } = answer(&request) else {
+            panic!("expected a failure");
+        };
+        assert_eq!((id, kind), (9, ErrorCode::NoModelLoaded));
     }
 
     #[test]

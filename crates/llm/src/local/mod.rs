@@ -1,0 +1,427 @@
+//! The local engine: a quantized GGUF model run with candle, in the page's
+//! Web Worker or natively.
+//!
+//! The engine is pure computation over bytes it is given: it never touches
+//! the network, files or the clock on its own, so the same code runs in
+//! tests, benchmarks and the browser. The worker fetches the file, hands its
+//! bytes to [`Engine::load`], and passes a [`Clock`] (`performance.now()`
+//! there, `Instant` natively — `std::time::Instant` panics in wasm32) for
+//! the speed figures.
+//!
+//! A generation is a [`Generator`] that yields text one token at a time, so
+//! a worker can return to its event loop between tokens to notice a cancel
+//! request; [`Engine::generate`] drives one to the end with a callback that
+//! may stop it. [`Engine::score`] is the judge: the probabilities of a few
+//! candidate answers ("1" to "5") from one forward pass.
+
+mod chat_template;
+mod gguf;
+mod model;
+mod sampling;
+mod text_stream;
+mod tokenizer;
+
+use std::ops::ControlFlow;
+
+use self::chat_template::ChatTemplate;
+use self::gguf::Gguf;
+use self::model::{Config, Model};
+use self::sampling::Sampler;
+use self::text_stream::TextStream;
+use self::tokenizer::Tokenizer;
+use crate::chat::{ChatMessage, Prompt};
+use crate::error::{Error, ErrorKind};
+use crate::generation::{Generation, GenerationParams, GenerationStats, StopReason};
+use crate::model_info::{LoadOptions, LoadProgress, LoadStage, ModelInfo};
+
+/// A source of time in seconds, for the speed figures in
+/// [`GenerationStats`]. Only differences between readings matter.
+///
+/// Any `Fn() -> f64` is a clock; `|| 0.0` turns timing off.
+pub trait Clock {
+    /// The time now, in seconds from any fixed start.
+    fn seconds(&self) -> f64;
+}
+
+impl<F: Fn() -> f64> Clock for F {
+    fn seconds(&self) -> f64 {
+        self()
+    }
+}
+
+/// A loaded model with its tokenizer and chat template.
+pub struct Engine {
+    model: Model,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    info: ModelInfo,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Loads a GGUF model from its bytes, reporting progress as it goes.
+    ///
+    /// Metadata, tokenizer and chat template are checked before any weight
+    /// is read, so a file that cannot work fails in milliseconds. The bytes
+    /// are copied into the model's tensors and may be dropped afterwards.
+    pub fn load(
+        bytes: &[u8],
+        options: &LoadOptions,
+        mut progress: impl FnMut(LoadProgress),
+    ) -> Result<Engine, Error> {
+        Engine::load_inner(bytes, options, &mut progress).map_err(|error| {
+            match &options.file_name {
+                Some(name) => error.in_file(name.clone()),
+                None => error,
+            }
+        })
+    }
+
+    fn load_inner(
+        bytes: &[u8],
+        options: &LoadOptions,
+        progress: &mut dyn FnMut(LoadProgress),
+    ) -> Result<Engine, Error> {
+        let gguf = Gguf::parse(bytes)?;
+        let config = Config::read(&gguf)?;
+
+        progress(LoadProgress { stage: LoadStage::Tokenizer, done: 0, total: 1 });
+        let tokenizer = Tokenizer::from_gguf(&gguf)?;
+        let template = ChatTemplate::new(
+            gguf.opt_str("tokenizer.chat_template")?,
+            &tokenizer.bos_text,
+            &tokenizer.eos_text,
+        )?;
+        progress(LoadProgress { stage: LoadStage::Tokenizer, done: 1, total: 1 });
+
+        let (model, weights) =
+            Model::load(&gguf, config, options.max_context, options.requantize, |done, total| {
+                progress(LoadProgress { stage: LoadStage::Weights, done, total })
+            })?;
+        if tokenizer.vocab_size() > model.vocab_size() {
+            return Err(Error::new(ErrorKind::InvalidTensor {
+                name: "token_embd.weight".into(),
+                message: format!(
+                    "has {} rows but the vocabulary has {} tokens",
+                    model.vocab_size(),
+                    tokenizer.vocab_size()
+                ),
+            }));
+        }
+
+        let name = gguf
+            .opt_str("general.name")?
+            .map(str::to_owned)
+            .or_else(|| options.file_name.clone())
+            .unwrap_or_else(|| "unnamed model".to_owned());
+        let info = ModelInfo {
+            name,
+            architecture: gguf.str("general.architecture")?.to_owned(),
+            parameters: gguf.parameters(),
+            context_length: model.context(),
+            vocab_size: tokenizer.vocab_size(),
+            file_bytes: bytes.len() as u64,
+            weights_bytes: weights.bytes,
+            file_tensor_types: gguf.tensor_types(),
+            requantized_tensors: weights.requantized,
+            chat_template_from_file: template.is_from_file(),
+        };
+        Ok(Engine { model, tokenizer, template, info })
+    }
+
+    /// What the page shows about the model.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Renders a conversation with the model's chat template; with
+    /// `add_generation_prompt`, ready for the model to answer.
+    pub fn render_chat(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String, Error> {
+        self.template.render(messages, add_generation_prompt)
+    }
+
+    /// The text the model continues for a prompt.
+    pub fn render(&self, prompt: &Prompt) -> Result<String, Error> {
+        match prompt {
+            Prompt::Text { text } => Ok(text.clone()),
+            Prompt::Chat { messages, answer_prefix } => {
+                Ok(self.render_chat(messages, true)? + answer_prefix)
+            }
+        }
+    }
+
+    /// The token ids of a prompt, special tokens such as `<|im_start|>`
+    /// recognized, BOS added when the model asks for it.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, Error> {
+        self.tokenizer.encode(text)
+    }
+
+    /// The text of token ids, control tokens left out.
+    pub fn detokenize(&self, ids: &[u32]) -> String {
+        self.tokenizer.decode(ids)
+    }
+
+    /// Starts generating after `prompt` (already rendered text): reads the
+    /// prompt, then yields tokens through [`Generator::step`].
+    pub fn start<'e>(
+        &'e mut self,
+        prompt: &str,
+        params: &GenerationParams,
+        clock: &'e dyn Clock,
+    ) -> Result<Generator<'e>, Error> {
+        params.validate()?;
+        let started = clock.seconds();
+        let history = self.prompt_tokens(prompt)?;
+        let logits = self.prefill(&history)?;
+        let prefilled = clock.seconds();
+        Ok(Generator {
+            sampler: Sampler::new(params),
+            stream: TextStream::new(&params.stop),
+            max_new_tokens: params.max_new_tokens,
+            ignore_eos: params.ignore_eos,
+            prompt_tokens: history.len(),
+            history,
+            logits,
+            generated: 0,
+            decode_forwards: 0,
+            started,
+            prefilled,
+            ended: None,
+            stop_reason: None,
+            engine: self,
+            clock,
+        })
+    }
+
+    /// Generates after `prompt` (already rendered text), handing each new
+    /// piece of text to `on_text`, which may return `ControlFlow::Break` to
+    /// cancel.
+    pub fn generate(
+        &mut self,
+        prompt: &str,
+        params: &GenerationParams,
+        clock: &dyn Clock,
+        mut on_text: impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Generation, Error> {
+        let mut generator = self.start(prompt, params, clock)?;
+        while let Some(piece) = generator.step()? {
+            if !piece.is_empty() && on_text(&piece).is_break() {
+                break;
+            }
+        }
+        Ok(generator.finish())
+    }
+
+    /// Generates the assistant's answer to a conversation.
+    pub fn generate_chat(
+        &mut self,
+        messages: &[ChatMessage],
+        params: &GenerationParams,
+        clock: &dyn Clock,
+        on_text: impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Generation, Error> {
+        let prompt = self.render_chat(messages, true)?;
+        self.generate(&prompt, params, clock, on_text)
+    }
+
+    /// The probability of each possible next token after `prompt`, indexed
+    /// by token id.
+    pub fn next_token_probabilities(&mut self, prompt: &str) -> Result<Vec<f64>, Error> {
+        let tokens = self.prompt_tokens(prompt)?;
+        let logits = self.prefill(&tokens)?;
+        Ok(model::softmax(&logits))
+    }
+
+    /// The judge: for each candidate, the probability that the model's next
+    /// token after `prompt` is that candidate, from one forward pass.
+    ///
+    /// Each candidate must be exactly one token, and no two the same token,
+    /// so that the probabilities are of distinct events and add up to at
+    /// most 1. Whether a candidate carries a leading space (`" 5"` rather
+    /// than `"5"`) matters: it is another token.
+    pub fn score(&mut self, prompt: &str, candidates: &[String]) -> Result<Vec<f64>, Error> {
+        let ids = self.candidate_ids(candidates)?;
+        let probabilities = self.next_token_probabilities(prompt)?;
+        Ok(ids
+            .into_iter()
+            .map(|id| probabilities.get(id as usize).copied().unwrap_or(0.0))
+            .collect())
+    }
+
+    fn candidate_ids(&self, candidates: &[String]) -> Result<Vec<u32>, Error> {
+        let invalid = |message: String| Error::new(ErrorKind::InvalidCandidates(message));
+        if candidates.is_empty() {
+            return Err(invalid("there are no candidates".into()));
+        }
+        let mut ids: Vec<u32> = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            let tokens = self.tokenizer.encode_fragment(candidate)?;
+            let &[id] = tokens.as_slice() else {
+                return Err(invalid(format!(
+                    "{candidate:?} is {} tokens; each candidate must be exactly one token",
+                    tokens.len()
+                )));
+            };
+            if let Some(i) = ids.iter().position(|&other| other == id) {
+                return Err(invalid(format!(
+                    "{candidate:?} and {:?} are the same token",
+                    candidates[i]
+                )));
+            }
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// The prompt's tokens, checked to be non-empty and to fit the context.
+    fn prompt_tokens(&self, prompt: &str) -> Result<Vec<u32>, Error> {
+        let tokens = self.tokenizer.encode(prompt)?;
+        if tokens.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidParams("the prompt is empty".into())));
+        }
+        if tokens.len() > self.model.context() {
+            return Err(Error::new(ErrorKind::PromptTooLong {
+                prompt_tokens: tokens.len(),
+                context: self.model.context(),
+            }));
+        }
+        Ok(tokens)
+    }
+
+    /// Reads `tokens` from an empty cache and returns the next token's
+    /// logits.
+    fn prefill(&mut self, tokens: &[u32]) -> Result<Vec<f32>, Error> {
+        self.model.clear();
+        self.model.forward(tokens)
+    }
+}
+
+/// A generation under way: call [`step`](Generator::step) for each token,
+/// then [`finish`](Generator::finish).
+pub struct Generator<'e> {
+    engine: &'e mut Engine,
+    clock: &'e dyn Clock,
+    sampler: Sampler,
+    stream: TextStream,
+    max_new_tokens: usize,
+    ignore_eos: bool,
+    prompt_tokens: usize,
+    /// Prompt and generated tokens.
+    history: Vec<u32>,
+    /// The logits for the next token.
+    logits: Vec<f32>,
+    generated: usize,
+    decode_forwards: usize,
+    started: f64,
+    prefilled: f64,
+    ended: Option<f64>,
+    stop_reason: Option<StopReason>,
+}
+
+impl std::fmt::Debug for Generator<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generator")
+            .field("prompt_tokens", &self.prompt_tokens)
+            .field("generated", &self.generated)
+            .field("stop_reason", &self.stop_reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Generator<'_> {
+    /// Generates one token. Returns the text that is now final (empty while
+    /// a character or a possible stop string is incomplete), or `None` once
+    /// the generation has ended. The step that ends it returns the last of
+    /// the text, so the pieces add up to [`Generation::text`].
+    pub fn step(&mut self) -> Result<Option<String>, Error> {
+        if self.stop_reason.is_some() {
+            return Ok(None);
+        }
+        let token = self.sampler.sample(&mut self.logits, &self.history);
+        let tokenizer = &self.engine.tokenizer;
+        if tokenizer.is_stop(token) && !self.ignore_eos {
+            return Ok(Some(self.end(String::new(), StopReason::EndOfSequence)));
+        }
+        self.generated += 1;
+        self.history.push(token);
+        let piece = self.stream.push(&tokenizer.token_bytes(token));
+        if self.stream.stopped() {
+            return Ok(Some(self.end(piece, StopReason::StopString)));
+        }
+        if self.generated >= self.max_new_tokens {
+            return Ok(Some(self.end(piece, StopReason::MaxTokens)));
+        }
+        if self.engine.model.position() >= self.engine.model.context() {
+            return Ok(Some(self.end(piece, StopReason::ContextFull)));
+        }
+        self.logits = self.engine.model.forward(&[token])?;
+        self.decode_forwards += 1;
+        Ok(Some(piece))
+    }
+
+    /// Records why the generation ended and appends any held-back text.
+    fn end(&mut self, mut piece: String, reason: StopReason) -> String {
+        piece.push_str(&self.stream.finish());
+        self.stop_reason = Some(reason);
+        self.ended = Some(self.clock.seconds());
+        piece
+    }
+
+    /// How many tokens have been generated so far.
+    pub fn generated_tokens(&self) -> usize {
+        self.generated
+    }
+
+    /// The text and stats of the generation. One that had not ended counts
+    /// as cancelled; its text is what was generated so far.
+    pub fn finish(mut self) -> Generation {
+        if self.stop_reason.is_none() {
+            self.end(String::new(), StopReason::Cancelled);
+        }
+        let ended = self.ended.unwrap_or(self.prefilled);
+        let prefill_seconds = self.prefilled - self.started;
+        let decode_seconds = ended - self.prefilled;
+        Generation {
+            text: self.stream.text().to_owned(),
+            stats: GenerationStats {
+                prompt_tokens: self.prompt_tokens,
+                generated_tokens: self.generated,
+                prefill_seconds,
+                decode_seconds,
+                prefill_tokens_per_second: rate(self.prompt_tokens, prefill_seconds),
+                decode_tokens_per_second: rate(self.decode_forwards, decode_seconds),
+                stop_reason: self.stop_reason.unwrap_or(StopReason::Cancelled),
+            },
+        }
+    }
+}
+
+/// `count / seconds`, or 0 when no time was measured (a clock that does not
+/// move must not produce infinities in the stats).
+fn rate(count: usize, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_zero_without_time() {
+        assert_eq!(rate(10, 0.0), 0.0);
+        assert_eq!(rate(10, 2.0), 5.0);
+    }
+}

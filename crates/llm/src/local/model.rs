@@ -1,0 +1,721 @@
+//! The transformer: a llama-family decoder over quantized weights.
+//!
+//! SmolLM2, Llama, Mistral and Qwen2 GGUFs share one shape: token embedding,
+//! then per layer RMS-norm → grouped-query attention with rotary positions →
+//! residual, RMS-norm → SwiGLU feed-forward → residual, then a final norm and
+//! the output projection. They differ in details this module reads from the
+//! file: Qwen2 adds biases to the attention projections and rotates the two
+//! halves of each head (NeoX style) where llama GGUFs rotate adjacent pairs.
+//!
+//! candle's `quantized_llama` implements the same decoder; this one exists
+//! because the engine needs control that one does not give: weights chosen
+//! (and re-quantized) tensor by tensor, the embedding table kept quantized
+//! and shared with a tied output projection instead of dequantized to f32,
+//! attention biases, an attention cache that grows by doubling rather than
+//! by copying itself on every token, and the context length from the file.
+//! A test checks the two agree on the test model's logits.
+
+use std::sync::Arc;
+
+use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Tensor};
+
+use super::gguf::Gguf;
+use crate::error::{Error, ErrorKind};
+
+/// The architectures this decoder implements, by GGUF name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Architecture {
+    /// `llama`: Llama, Mistral, SmolLM and friends.
+    Llama,
+    /// `qwen2`: Qwen2 and Qwen2.5.
+    Qwen2,
+}
+
+impl Architecture {
+    fn from_name(name: &str) -> Result<Architecture, Error> {
+        match name {
+            "llama" => Ok(Architecture::Llama),
+            "qwen2" => Ok(Architecture::Qwen2),
+            other => Err(Error::new(ErrorKind::UnsupportedArchitecture(other.to_owned()))),
+        }
+    }
+}
+
+/// The sizes of a model, read from its metadata.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) architecture: Architecture,
+    pub(crate) layers: usize,
+    pub(crate) heads: usize,
+    pub(crate) kv_heads: usize,
+    pub(crate) head_dim: usize,
+    pub(crate) embedding: usize,
+    pub(crate) rope_base: f64,
+    pub(crate) rms_eps: f64,
+    /// The context window the model was trained for.
+    pub(crate) context_length: usize,
+}
+
+impl Config {
+    /// Reads the sizes under the architecture's metadata prefix and checks
+    /// they fit together.
+    pub(crate) fn read(gguf: &Gguf<'_>) -> Result<Config, Error> {
+        let name = gguf.str("general.architecture")?;
+        let architecture = Architecture::from_name(name)?;
+        let key = |suffix: &str| format!("{name}.{suffix}");
+        let layers = gguf.usize(&key("block_count"))?;
+        let heads = gguf.usize(&key("attention.head_count"))?;
+        let kv_heads = gguf.opt_usize(&key("attention.head_count_kv"))?.unwrap_or(heads);
+        let embedding = gguf.usize(&key("embedding_length"))?;
+        let context_length = gguf.usize(&key("context_length"))?;
+        let rope_base = gguf.opt_f64(&key("rope.freq_base"))?.unwrap_or(10_000.0);
+        let rms_eps = gguf.opt_f64(&key("attention.layer_norm_rms_epsilon"))?.unwrap_or(1e-5);
+        let invalid = |suffix: &str, expected: String| {
+            Error::new(ErrorKind::InvalidMetadata { key: key(suffix), expected })
+        };
+        if layers == 0 {
+            return Err(invalid("block_count", "at least 1".into()));
+        }
+        if heads == 0 || embedding % heads != 0 {
+            return Err(invalid(
+                "attention.head_count",
+                format!("a divisor of the embedding length {embedding}"),
+            ));
+        }
+        if kv_heads == 0 || heads % kv_heads != 0 {
+            return Err(invalid(
+                "attention.head_count_kv",
+                format!("a divisor of the head count {heads}"),
+            ));
+        }
+        let head_dim = embedding / heads;
+        let rope_dim = gguf.opt_usize(&key("rope.dimension_count"))?.unwrap_or(head_dim);
+        if rope_dim != head_dim || head_dim % 2 != 0 {
+            // Partial rotary embeddings (Phi, StableLM) are another architecture.
+            return Err(invalid(
+                "rope.dimension_count",
+                format!("the head dimension {head_dim}, an even number"),
+            ));
+        }
+        if context_length == 0 {
+            return Err(invalid("context_length", "at least 1".into()));
+        }
+        Ok(Config {
+            architecture,
+            layers,
+            heads,
+            kv_heads,
+            head_dim,
+            embedding,
+            rope_base,
+            rms_eps,
+            context_length,
+        })
+    }
+}
+
+/// A weight matrix with an optional bias.
+#[derive(Debug)]
+struct Linear {
+    weight: QMatMul,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let ys = self.weight.forward(xs)?;
+        match &self.bias {
+            Some(bias) => ys.broadcast_add(bias),
+            None => Ok(ys),
+        }
+    }
+}
+
+/// One layer's attention cache: keys and values of every position so far,
+/// in tensors that double in capacity when full so that appending a token
+/// does not copy the whole cache.
+#[derive(Debug, Default)]
+struct KvCache {
+    /// Keys and values, `(1, kv_heads, capacity, head_dim)`.
+    buffers: Option<(Tensor, Tensor)>,
+    len: usize,
+}
+
+impl KvCache {
+    /// Appends `(1, kv_heads, n, head_dim)` keys and values and returns views
+    /// of all keys and values so far.
+    fn append(
+        &mut self,
+        k: &Tensor,
+        v: &Tensor,
+        max_len: usize,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let added = k.dim(2)?;
+        let needed = self.len + added;
+        let capacity = self.buffers.as_ref().map_or(0, |(k, _)| k.dims()[2]);
+        if needed > capacity {
+            // Double, from 64 positions, but never past the context window.
+            let capacity = needed.next_power_of_two().max(64).min(max_len).max(needed);
+            let (b, h, _, d) = k.dims4()?;
+            let new_k = Tensor::zeros((b, h, capacity, d), k.dtype(), k.device())?;
+            let new_v = Tensor::zeros((b, h, capacity, d), v.dtype(), v.device())?;
+            if let Some((old_k, old_v)) = &self.buffers {
+                new_k.slice_set(&old_k.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                new_v.slice_set(&old_v.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+            }
+            self.buffers = Some((new_k, new_v));
+        }
+        let Some((cache_k, cache_v)) = &self.buffers else {
+            candle_core::bail!("the attention cache was just allocated")
+        };
+        cache_k.slice_set(&k.contiguous()?, 2, self.len)?;
+        cache_v.slice_set(&v.contiguous()?, 2, self.len)?;
+        self.len = needed;
+        Ok((cache_k.narrow(2, 0, needed)?, cache_v.narrow(2, 0, needed)?))
+    }
+}
+
+#[derive(Debug)]
+struct Layer {
+    attention_norm: Tensor,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    ffn_norm: Tensor,
+    gate: QMatMul,
+    up: QMatMul,
+    down: QMatMul,
+    cache: KvCache,
+}
+
+/// What loading the weights reports, besides the model.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct WeightStats {
+    /// Tensors converted to Q8_0.
+    pub(crate) requantized: usize,
+    /// Bytes the weights take in memory.
+    pub(crate) bytes: u64,
+}
+
+/// A loaded model and its attention cache.
+#[derive(Debug)]
+pub(crate) struct Model {
+    config: Config,
+    /// The token embedding table, in its quantized form.
+    embedding: Arc<QTensor>,
+    layers: Vec<Layer>,
+    output_norm: Tensor,
+    output: QMatMul,
+    /// The rotary angle per position of each pair of a head's dimensions,
+    /// `(1, head_dim / 2)`. Angles are computed per forward pass for the
+    /// positions it covers rather than tabulated for the whole context,
+    /// which for a 128K-context model would take tens of megabytes.
+    inverse_frequencies: Tensor,
+    /// The context window the engine allows, at most the model's own.
+    context: usize,
+    /// How many positions the cache holds.
+    position: usize,
+}
+
+/// Loads tensors while counting what they cost and reporting progress.
+struct Loader<'g, 'a, 'p> {
+    gguf: &'g Gguf<'a>,
+    requantize: bool,
+    stats: WeightStats,
+    progress: &'p mut dyn FnMut(u64, u64),
+    done: u64,
+}
+
+impl Loader<'_, '_, '_> {
+    /// Counts one more tensor loaded, out of all the file's tensors.
+    fn loaded(&mut self) {
+        self.done += 1;
+        (self.progress)(self.done, self.gguf.tensor_count() as u64);
+    }
+
+    fn matrix(&mut self, name: &str, shape: (usize, usize)) -> Result<QTensor, Error> {
+        check_shape(self.gguf, name, &[shape.0, shape.1])?;
+        let (tensor, requantized) = self.gguf.matrix(name, self.requantize)?;
+        self.stats.requantized += usize::from(requantized);
+        self.stats.bytes += tensor.storage_size_in_bytes() as u64;
+        self.loaded();
+        Ok(tensor)
+    }
+
+    fn matmul(&mut self, name: &str, shape: (usize, usize)) -> Result<QMatMul, Error> {
+        let tensor = self.matrix(name, shape)?;
+        QMatMul::from_qtensor(tensor).map_err(|error| inference(&error))
+    }
+
+    /// A vector (a norm's scale or a bias) as f32.
+    fn vector(&mut self, name: &str, len: usize) -> Result<Tensor, Error> {
+        check_shape(self.gguf, name, &[len])?;
+        let tensor = self.gguf.tensor(name)?;
+        self.stats.bytes += (len * 4) as u64;
+        self.loaded();
+        tensor.dequantize(&Device::Cpu).map_err(|error| inference(&error))
+    }
+
+    fn linear(&mut self, prefix: &str, shape: (usize, usize)) -> Result<Linear, Error> {
+        let weight = self.matmul(&format!("{prefix}.weight"), shape)?;
+        let bias_name = format!("{prefix}.bias");
+        let bias = if self.gguf.has_tensor(&bias_name) {
+            Some(self.vector(&bias_name, shape.0)?)
+        } else {
+            None
+        };
+        Ok(Linear { weight, bias })
+    }
+}
+
+fn check_shape(gguf: &Gguf<'_>, name: &str, expected: &[usize]) -> Result<(), Error> {
+    let found = gguf.shape(name)?;
+    if found != expected {
+        return Err(Error::new(ErrorKind::InvalidTensor {
+            name: name.to_owned(),
+            message: format!("expected shape {expected:?}, found {found:?}"),
+        }));
+    }
+    Ok(())
+}
+
+fn inference(error: &candle_core::Error) -> Error {
+    Error::new(ErrorKind::Inference(error.to_string().lines().next().unwrap_or_default().into()))
+}
+
+impl Model {
+    /// Loads the weights, calling `progress(done, total)` after each tensor.
+    pub(crate) fn load(
+        gguf: &Gguf<'_>,
+        config: Config,
+        max_context: Option<usize>,
+        requantize: bool,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<(Model, WeightStats), Error> {
+        let mut loader = Loader {
+            gguf,
+            requantize,
+            stats: WeightStats::default(),
+            progress: &mut progress,
+            done: 0,
+        };
+        let Config { embedding: n_embd, heads, kv_heads, head_dim, .. } = config;
+        let vocab = *gguf.shape("token_embd.weight")?.first().unwrap_or(&0);
+        let feed_forward = *gguf.shape("blk.0.ffn_gate.weight")?.first().unwrap_or(&0);
+        let tied = !gguf.has_tensor("output.weight");
+        if vocab == 0 {
+            return Err(Error::new(ErrorKind::InvalidTensor {
+                name: "token_embd.weight".into(),
+                message: "the embedding table has no rows".into(),
+            }));
+        }
+
+        let embedding = Arc::new(loader.matrix("token_embd.weight", (vocab, n_embd))?);
+        let output = if tied {
+            // The output projection is the embedding table itself: share it.
+            QMatMul::from_arc(embedding.clone()).map_err(|error| inference(&error))?
+        } else {
+            loader.matmul("output.weight", (vocab, n_embd))?
+        };
+        let output_norm = loader.vector("output_norm.weight", n_embd)?;
+
+        let mut layers = Vec::with_capacity(config.layers);
+        for i in 0..config.layers {
+            let name = |part: &str| format!("blk.{i}.{part}");
+            let attention_norm = loader.vector(&name("attn_norm.weight"), n_embd)?;
+            let q = loader.linear(&name("attn_q"), (heads * head_dim, n_embd))?;
+            let k = loader.linear(&name("attn_k"), (kv_heads * head_dim, n_embd))?;
+            let v = loader.linear(&name("attn_v"), (kv_heads * head_dim, n_embd))?;
+            let o = loader.linear(&name("attn_output"), (n_embd, heads * head_dim))?;
+            let ffn_norm = loader.vector(&name("ffn_norm.weight"), n_embd)?;
+            let gate = loader.matmul(&name("ffn_gate.weight"), (feed_forward, n_embd))?;
+            let up = loader.matmul(&name("ffn_up.weight"), (feed_forward, n_embd))?;
+            let down = loader.matmul(&name("ffn_down.weight"), (n_embd, feed_forward))?;
+            layers.push(Layer {
+                attention_norm,
+                q,
+                k,
+                v,
+                o,
+                ffn_norm,
+                gate,
+                up,
+                down,
+                cache: KvCache::default(),
+            });
+        }
+
+        let context =
+            max_context.map_or(config.context_length, |max| max.min(config.context_length));
+        let inverse_frequencies =
+            inverse_frequencies(&config, gguf).map_err(|error| inference(&error))?;
+        // Tensors read outside the loader (`rope_freqs`) count as done too.
+        let total = gguf.tensor_count() as u64;
+        (loader.progress)(total, total);
+        let stats = loader.stats;
+        let model = Model {
+            config,
+            embedding,
+            layers,
+            output_norm,
+            output,
+            inverse_frequencies,
+            context,
+            position: 0,
+        };
+        Ok((model, stats))
+    }
+
+    /// The context window the engine allows.
+    pub(crate) fn context(&self) -> usize {
+        self.context
+    }
+
+    /// How many rows the embedding table has: the largest token id plus one.
+    pub(crate) fn vocab_size(&self) -> usize {
+        self.embedding.shape().dims()[0]
+    }
+
+    /// How many positions the attention cache holds.
+    pub(crate) fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Forgets the attention cache, to start a new sequence.
+    pub(crate) fn clear(&mut self) {
+        for layer in &mut self.layers {
+            layer.cache = KvCache::default();
+        }
+        self.position = 0;
+    }
+
+    /// Runs `tokens` through the model after the positions already cached
+    /// and returns the logits for the token that follows them.
+    pub(crate) fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>, Error> {
+        let start = self.position;
+        if tokens.is_empty() || start + tokens.len() > self.context {
+            return Err(Error::new(ErrorKind::PromptTooLong {
+                prompt_tokens: start + tokens.len(),
+                context: self.context,
+            }));
+        }
+        let logits = self.forward_inner(tokens, start).map_err(|error| inference(&error))?;
+        self.position += tokens.len();
+        Ok(logits)
+    }
+
+    fn forward_inner(&mut self, tokens: &[u32], start: usize) -> candle_core::Result<Vec<f32>> {
+        let seq = tokens.len();
+        let ids = Tensor::new(tokens, &Device::Cpu)?;
+        let mut x = self.embedding.embedding(&ids)?.unsqueeze(0)?;
+        let angles = Tensor::arange(start as u32, (start + seq) as u32, &Device::Cpu)?
+            .to_dtype(DType::F32)?
+            .reshape((seq, 1))?
+            .broadcast_mul(&self.inverse_frequencies)?;
+        let (cos, sin) = (angles.cos()?, angles.sin()?);
+        let mask = if seq > 1 { Some(causal_mask(seq, start)?) } else { None };
+        let eps = self.config.rms_eps as f32;
+        for layer in &mut self.layers {
+            let h = candle_nn::ops::rms_norm(&x, &layer.attention_norm, eps)?;
+            let attention =
+                attend(&self.config, layer, &h, &cos, &sin, mask.as_ref(), self.context)?;
+            x = (x + attention)?;
+            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, eps)?;
+            let gate = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
+            let feed_forward = layer.down.forward(&(gate * layer.up.forward(&h)?)?)?;
+            x = (x + feed_forward)?;
+        }
+        let last = x.narrow(1, seq - 1, 1)?.squeeze(1)?;
+        let last = candle_nn::ops::rms_norm(&last, &self.output_norm, eps)?;
+        self.output.forward(&last)?.squeeze(0)?.to_dtype(DType::F32)?.to_vec1::<f32>()
+    }
+}
+
+/// Attention for one layer over `x`, `(1, seq, embedding)`, appending to the
+/// layer's cache.
+fn attend(
+    config: &Config,
+    layer: &mut Layer,
+    x: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+    mask: Option<&Tensor>,
+    context: usize,
+) -> candle_core::Result<Tensor> {
+    let (batch, seq, _) = x.dims3()?;
+    let Config { heads, kv_heads, head_dim, .. } = *config;
+    let split_heads = |t: Tensor, n: usize| -> candle_core::Result<Tensor> {
+        t.reshape((batch, seq, n, head_dim))?.transpose(1, 2)?.contiguous()
+    };
+    let q = split_heads(layer.q.forward(x)?, heads)?;
+    let k = split_heads(layer.k.forward(x)?, kv_heads)?;
+    let v = split_heads(layer.v.forward(x)?, kv_heads)?;
+    let (q, k) = match config.architecture {
+        Architecture::Llama => (
+            candle_nn::rotary_emb::rope_i(&q, cos, sin)?,
+            candle_nn::rotary_emb::rope_i(&k, cos, sin)?,
+        ),
+        Architecture::Qwen2 => {
+            (candle_nn::rotary_emb::rope(&q, cos, sin)?, candle_nn::rotary_emb::rope(&k, cos, sin)?)
+        }
+    };
+    let (k, v) = layer.cache.append(&k, &v, context)?;
+    let kv_len = k.dim(2)?;
+
+    // Grouped-query attention without copying keys and values per query
+    // head: the query heads that share a key head are consecutive, so they
+    // fold into that head's rows.
+    let group = heads / kv_heads;
+    let q = q.reshape((batch, kv_heads, group * seq, head_dim))?;
+    let scores = (q.matmul(&k.t()?)? * (1.0 / (head_dim as f64).sqrt()))?;
+    let scores = match mask {
+        Some(mask) => scores
+            .reshape((batch, kv_heads, group, seq, kv_len))?
+            .broadcast_add(mask)?
+            .reshape((batch, kv_heads, group * seq, kv_len))?,
+        None => scores,
+    };
+    let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+    let y = weights.matmul(&v.contiguous()?)?;
+    let y = y.reshape((batch, heads, seq, head_dim))?.transpose(1, 2)?.reshape((
+        batch,
+        seq,
+        heads * head_dim,
+    ))?;
+    layer.o.forward(&y)
+}
+
+/// The additive mask that hides later positions: `(seq, start + seq)`, 0
+/// where query `i` may look (every cached position and itself and earlier),
+/// -inf elsewhere.
+fn causal_mask(seq: usize, start: usize) -> candle_core::Result<Tensor> {
+    let kv_len = start + seq;
+    let mask: Vec<f32> = (0..seq)
+        .flat_map(|i| (0..kv_len).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(mask, (seq, kv_len), &Device::Cpu)
+}
+
+/// How fast each pair of a head's dimensions rotates with position: pair
+/// `i` turns by `base^(-2i / head_dim)` per position, divided by the file's
+/// `rope_freqs` factors when it has them (Llama 3's long-context scaling).
+fn inverse_frequencies(config: &Config, gguf: &Gguf<'_>) -> candle_core::Result<Tensor> {
+    let half = config.head_dim / 2;
+    let mut frequencies: Vec<f32> = (0..half)
+        .map(|i| 1.0 / config.rope_base.powf(2.0 * i as f64 / config.head_dim as f64) as f32)
+        .collect();
+    if gguf.has_tensor("rope_freqs.weight") {
+        let factors = gguf
+            .tensor("rope_freqs.weight")
+            .map_err(|error| candle_core::Error::Msg(error.to_string()))?
+            .dequantize(&Device::Cpu)?
+            .to_vec1::<f32>()?;
+        if factors.len() != half {
+            candle_core::bail!("rope_freqs.weight has {} factors, expected {half}", factors.len())
+        }
+        for (frequency, factor) in frequencies.iter_mut().zip(factors) {
+            *frequency /= factor;
+        }
+    }
+    Tensor::from_vec(frequencies, (1, half), &Device::Cpu)
+}
+
+/// The probabilities of a softmax over `logits`, computed in f64 so that
+/// tiny probabilities do not vanish before they are compared.
+pub(crate) fn softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f64> = logits.iter().map(|&l| f64::from(l - max).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::quantized::gguf_file::{self, Value};
+    use candle_core::quantized::GgmlDType;
+    use std::io::Cursor;
+
+    const LAYERS: usize = 2;
+    const EMBEDDING: usize = 64;
+    const HEADS: usize = 4;
+    const KV_HEADS: usize = 2;
+    const FEED_FORWARD: usize = 128;
+    const VOCAB: usize = 96;
+
+    /// Deterministic weights in [-scale, scale).
+    fn weights(count: usize, seed: u64, scale: f32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..count)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+            })
+            .collect()
+    }
+
+    /// A tiny random model of the given architecture, as GGUF bytes: Q8_0
+    /// matrices, f32 norms, and for Qwen2 attention biases and an untied
+    /// output projection.
+    fn synthetic_gguf(architecture: &str) -> Vec<u8> {
+        let qwen2 = architecture == "qwen2";
+        let mut tensors: Vec<(String, QTensor)> = Vec::new();
+        let mut seed = 0;
+        let mut add = |name: String, shape: &[usize], dtype: GgmlDType, scale: f32, offset: f32| {
+            seed += 1;
+            let values: Vec<f32> =
+                weights(shape.iter().product(), seed, scale).iter().map(|w| w + offset).collect();
+            let tensor = Tensor::from_vec(values, shape, &Device::Cpu).unwrap();
+            tensors.push((name, QTensor::quantize(&tensor, dtype).unwrap()));
+        };
+        let head_dim = EMBEDDING / HEADS;
+        add("token_embd.weight".into(), &[VOCAB, EMBEDDING], GgmlDType::Q8_0, 1.0, 0.0);
+        add("output_norm.weight".into(), &[EMBEDDING], GgmlDType::F32, 0.1, 1.0);
+        if qwen2 {
+            add("output.weight".into(), &[VOCAB, EMBEDDING], GgmlDType::Q8_0, 0.3, 0.0);
+        }
+        for i in 0..LAYERS {
+            let name = |part: &str| format!("blk.{i}.{part}");
+            add(name("attn_norm.weight"), &[EMBEDDING], GgmlDType::F32, 0.1, 1.0);
+            add(name("ffn_norm.weight"), &[EMBEDDING], GgmlDType::F32, 0.1, 1.0);
+            for (part, rows) in [
+                ("attn_q", HEADS * head_dim),
+                ("attn_k", KV_HEADS * head_dim),
+                ("attn_v", KV_HEADS * head_dim),
+            ] {
+                add(name(&format!("{part}.weight")), &[rows, EMBEDDING], GgmlDType::Q8_0, 0.3, 0.0);
+                if qwen2 {
+                    add(name(&format!("{part}.bias")), &[rows], GgmlDType::F32, 0.5, 0.0);
+                }
+            }
+            add(name("attn_output.weight"), &[EMBEDDING, EMBEDDING], GgmlDType::Q8_0, 0.3, 0.0);
+            add(name("ffn_gate.weight"), &[FEED_FORWARD, EMBEDDING], GgmlDType::Q8_0, 0.3, 0.0);
+            add(name("ffn_up.weight"), &[FEED_FORWARD, EMBEDDING], GgmlDType::Q8_0, 0.3, 0.0);
+            add(name("ffn_down.weight"), &[EMBEDDING, FEED_FORWARD], GgmlDType::Q8_0, 0.3, 0.0);
+        }
+        let key = |suffix: &str| format!("{architecture}.{suffix}");
+        let metadata: Vec<(String, Value)> = vec![
+            ("general.architecture".into(), Value::String(architecture.into())),
+            (key("block_count"), Value::U32(LAYERS as u32)),
+            (key("embedding_length"), Value::U32(EMBEDDING as u32)),
+            (key("attention.head_count"), Value::U32(HEADS as u32)),
+            (key("attention.head_count_kv"), Value::U32(KV_HEADS as u32)),
+            (key("rope.dimension_count"), Value::U32(head_dim as u32)),
+            (key("context_length"), Value::U32(64)),
+            (key("rope.freq_base"), Value::F32(10_000.0)),
+            (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
+        ];
+        let metadata: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let mut file = Cursor::new(Vec::new());
+        gguf_file::write(&mut file, &metadata, &tensors).unwrap();
+        file.into_inner()
+    }
+
+    /// Runs a prompt then three single tokens through both our decoder and
+    /// candle's reference for the architecture, comparing every logit.
+    fn agrees_with_reference(
+        architecture: &str,
+        mut reference: impl FnMut(&[u32], usize) -> Vec<f32>,
+    ) {
+        let bytes = synthetic_gguf(architecture);
+        let gguf = Gguf::parse(&bytes).unwrap();
+        let config = Config::read(&gguf).unwrap();
+        let (mut model, _) = Model::load(&gguf, config, None, false, |_, _| {}).unwrap();
+        let steps: [&[u32]; 4] = [&[3, 14, 15, 92, 65, 35], &[8], &[9], &[79]];
+        let mut position = 0;
+        for tokens in steps {
+            let ours = model.forward(tokens).unwrap();
+            let theirs = reference(tokens, position);
+            position += tokens.len();
+            assert_eq!(ours.len(), VOCAB);
+            let worst = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(
+                worst < 1e-3,
+                "{architecture} at position {position}: logits differ by {worst}"
+            );
+        }
+    }
+
+    fn reference_input(tokens: &[u32]) -> Tensor {
+        Tensor::new(tokens, &Device::Cpu).unwrap().unsqueeze(0).unwrap()
+    }
+
+    #[test]
+    fn a_llama_model_matches_candles_quantized_llama() {
+        use candle_transformers::models::quantized_llama::ModelWeights;
+        let bytes = synthetic_gguf("llama");
+        let mut reader = Cursor::new(&bytes);
+        let content = gguf_file::Content::read(&mut reader).unwrap();
+        let mut reference = ModelWeights::from_gguf(content, &mut reader, &Device::Cpu).unwrap();
+        agrees_with_reference("llama", |tokens, position| {
+            let logits = reference.forward(&reference_input(tokens), position).unwrap();
+            logits.squeeze(0).unwrap().to_vec1().unwrap()
+        });
+    }
+
+    #[test]
+    fn a_qwen2_model_matches_candles_quantized_qwen2() {
+        use candle_transformers::models::quantized_qwen2::ModelWeights;
+        let bytes = synthetic_gguf("qwen2");
+        let mut reader = Cursor::new(&bytes);
+        let content = gguf_file::Content::read(&mut reader).unwrap();
+        let mut reference = ModelWeights::from_gguf(content, &mut reader, &Device::Cpu).unwrap();
+        agrees_with_reference("qwen2", |tokens, position| {
+            let logits = reference.forward(&reference_input(tokens), position).unwrap();
+            logits.squeeze(0).unwrap().to_vec1().unwrap()
+        });
+    }
+
+    #[test]
+    fn a_prompt_beyond_the_context_is_refused_not_run() {
+        let bytes = synthetic_gguf("llama");
+        let gguf = Gguf::parse(&bytes).unwrap();
+        let config = Config::read(&gguf).unwrap();
+        let (mut model, _) = Model::load(&gguf, config, Some(8), false, |_, _| {}).unwrap();
+        assert_eq!(model.context(), 8);
+        model.forward(&[1; 6]).unwrap();
+        let error = model.forward(&[1; 3]).unwrap_err();
+        assert_eq!(error.kind(), &ErrorKind::PromptTooLong { prompt_tokens: 9, context: 8 });
+        assert_eq!(model.position(), 6, "a refused step leaves the cache as it was");
+    }
+
+    #[test]
+    fn the_mask_lets_each_query_see_the_cache_and_its_past() {
+        let mask = causal_mask(2, 3).unwrap().to_vec2::<f32>().unwrap();
+        let inf = f32::NEG_INFINITY;
+        assert_eq!(mask, [vec![0.0, 0.0, 0.0, 0.0, inf], vec![0.0, 0.0, 0.0, 0.0, 0.0]]);
+    }
+
+    #[test]
+    fn the_cache_grows_and_keeps_what_it_held() {
+        let mut cache = KvCache::default();
+        let step = |n: usize, offset: f32| {
+            let values: Vec<f32> = (0..n * 2).map(|i| i as f32 + offset).collect();
+            Tensor::from_vec(values, (1, 1, n, 2), &Device::Cpu).unwrap()
+        };
+        let first = step(60, 0.0);
+        cache.append(&first, &first, 1000).unwrap();
+        let second = step(10, 1000.0);
+        let (k, v) = cache.append(&second, &second, 1000).unwrap();
+        assert_eq!(k.dims(), [1, 1, 70, 2]);
+        let expected = Tensor::cat(&[&first, &second], 2).unwrap();
+        for tensor in [k, v] {
+            let got = tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(got, expected.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        }
+        assert_eq!(cache.buffers.as_ref().unwrap().0.dims()[2], 128);
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_order() {
+        let probabilities = softmax(&[1.0, 3.0, 2.0, f32::NEG_INFINITY]);
+        assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(probabilities[1] > probabilities[2] && probabilities[2] > probabilities[0]);
+        assert_eq!(probabilities[3], 0.0);
+    }
+}

@@ -1,0 +1,43 @@
+// Loading: progress reports and what the engine tells about the model.
+
+use prefab_llm::{Engine, LoadOptions, LoadProgress, LoadStage};
+
+use crate::common::{engine, engine_q4_1, model_bytes};
+
+#[test]
+fn loading_reports_progress_in_order_up_to_every_tensor() {
+    let mut reports: Vec<LoadProgress> = Vec::new();
+    Engine::load(model_bytes(), &LoadOptions::default(), |progress| reports.push(progress))
+        .unwrap();
+    assert_eq!(reports[0], LoadProgress { stage: LoadStage::Tokenizer, done: 0, total: 1 });
+    assert_eq!(reports[1], LoadProgress { stage: LoadStage::Tokenizer, done: 1, total: 1 });
+    let weights: Vec<&LoadProgress> = reports[2..].iter().collect();
+    assert!(weights.iter().all(|p| p.stage == LoadStage::Weights && p.total == 272));
+    assert!(weights.windows(2).all(|pair| pair[0].done <= pair[1].done));
+    assert_eq!(weights.last().unwrap().done, 272);
+}
+
+#[test]
+fn the_model_info_tells_what_was_loaded() {
+    let info = engine().info().clone();
+    assert_eq!(info.architecture, "llama");
+    assert_eq!(info.context_length, 8192);
+    assert_eq!(info.vocab_size, 49152);
+    assert_eq!(info.file_bytes, model_bytes().len() as u64);
+    assert!((134_000_000..136_000_000).contains(&info.parameters), "{}", info.parameters);
+    let types: Vec<(&str, usize)> =
+        info.file_tensor_types.iter().map(|(name, count)| (name.as_str(), *count)).collect();
+    assert_eq!(types, [("F32", 61), ("Q4_1", 210), ("Q8_0", 1)]);
+    assert_eq!(info.requantized_tensors, 210);
+
+    let original = engine_q4_1().info().clone();
+    assert_eq!(original.requantized_tensors, 0);
+    // Q4_1 takes 20 bytes per 32 weights and Q8_0 34: the 210 matrices grow
+    // by 14/20 of their size.
+    let q4_1_matrices = original.weights_bytes - EMBEDDING_AND_NORMS;
+    assert_eq!(info.weights_bytes - original.weights_bytes, q4_1_matrices * 14 / 20);
+}
+
+/// The bytes of what is not re-quantized: the Q8_0 embedding table
+/// (49,152 × 576) and the f32 norms (two per layer and the final one).
+const EMBEDDING_AND_NORMS: u64 = 49152 * 576 / 32 * 34 + (30 * 2 + 1) * 576 * 4;
