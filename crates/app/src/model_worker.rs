@@ -59,6 +59,9 @@ pub fn start_model_worker() -> ReadSignal<WorkerStatus> {
                 round_trip_ms: now_ms() - pinged_at.get_value(),
             }),
             Ok(WorkerResponse::Error { message, .. }) => set_status.set(WorkerStatus::Failed(message)),
+            // Answers to model requests (load, generate, score), which the
+            // page does not send yet.
+            Ok(_) => {}
             Err(message) => set_status.set(WorkerStatus::Failed(message)),
         }
     });
