@@ -1,4 +1,5 @@
-//! A small static file server for `dist/` and `/models/`.
+//! A small static file server for `dist/` and `/models/` (and, for the
+//! model benchmark only, `tests/bench/` under `/bench/`).
 //!
 //! It sends the two headers that make the page cross-origin isolated
 //! (`Cross-Origin-Opener-Policy: same-origin`, `Cross-Origin-Embedder-Policy:
@@ -23,18 +24,35 @@ pub struct Server {
     addr: SocketAddr,
 }
 
+/// A folder served under a URL prefix: `("/models/", models)` serves
+/// `models/a.gguf` as `/models/a.gguf`. The prefix starts and ends with `/`.
+pub type Mount = (&'static str, PathBuf);
+
 impl Server {
     /// Listens on `addr` (port 0 picks a free one) and serves `dist` and, under `/models/`, `models`.
     pub fn start(addr: &str, dist: PathBuf, models: PathBuf) -> Result<Server, String> {
+        Server::start_with_mounts(addr, dist, models, Vec::new())
+    }
+
+    /// Like [`Server::start`], with more folders under their own prefixes.
+    /// The model benchmark mounts `tests/bench/` (its page and wllama's
+    /// files) this way, so they are same-origin with the worker and get the
+    /// same headers, without copying anything into `dist/`.
+    pub fn start_with_mounts(addr: &str, dist: PathBuf, models: PathBuf, extra: Vec<Mount>) -> Result<Server, String> {
         let http = Arc::new(tiny_http::Server::http(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))?);
         let addr = http.server_addr().to_ip().ok_or("the server is not on an IP address")?;
-        let roots = Arc::new((dist, models));
+        // The most specific prefix first; `dist` answers everything else.
+        let mut mounts: Vec<Mount> = extra;
+        mounts.push(("/models/", models));
+        mounts.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        mounts.push(("/", dist));
+        let mounts = Arc::new(mounts);
         let threads = (0..THREADS)
             .map(|_| {
-                let (http, roots) = (Arc::clone(&http), Arc::clone(&roots));
+                let (http, mounts) = (Arc::clone(&http), Arc::clone(&mounts));
                 std::thread::spawn(move || {
                     for request in http.incoming_requests() {
-                        answer(request, &roots.0, &roots.1);
+                        answer(request, &mounts);
                     }
                 })
             })
@@ -66,9 +84,9 @@ impl Drop for Server {
     }
 }
 
-fn answer(request: Request, dist: &Path, models: &Path) {
+fn answer(request: Request, mounts: &[Mount]) {
     let file = match request.method() {
-        Method::Get | Method::Head => resolve(request.url(), dist, models),
+        Method::Get | Method::Head => resolve(request.url(), mounts),
         _ => {
             let _ = request.respond(Response::from_string("only GET and HEAD").with_status_code(405));
             return;
@@ -102,13 +120,12 @@ fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("header names and values are ASCII")
 }
 
-/// The file a URL path names, or `None` for a path that could leave the served folders.
-fn resolve(url: &str, dist: &Path, models: &Path) -> Option<PathBuf> {
+/// The file a URL path names, or `None` for a path that could leave the
+/// served folders. `mounts` is searched in order; the first prefix that
+/// matches decides the folder.
+fn resolve(url: &str, mounts: &[Mount]) -> Option<PathBuf> {
     let path = url.split(['?', '#']).next().unwrap_or_default();
-    let (root, rest) = match path.strip_prefix("/models/") {
-        Some(rest) => (models, rest),
-        None => (dist, path.trim_start_matches('/')),
-    };
+    let (root, rest) = mounts.iter().find_map(|(prefix, root)| Some((root, path.strip_prefix(prefix)?)))?;
     let rest = if rest.is_empty() || rest.ends_with('/') { format!("{rest}index.html") } else { rest.to_owned() };
     let safe = rest.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
     safe.then(|| root.join(rest))
@@ -134,20 +151,35 @@ fn content_type(path: &Path) -> &'static str {
 mod tests {
     use super::*;
 
+    /// The mounts `cargo xtask serve` uses, in the order the server searches them.
+    fn mounts() -> Vec<Mount> {
+        vec![("/models/", PathBuf::from("/m")), ("/", PathBuf::from("/d"))]
+    }
+
     #[test]
     fn paths_map_to_dist_and_models() {
-        let (dist, models) = (Path::new("/d"), Path::new("/m"));
-        assert_eq!(resolve("/", dist, models), Some(PathBuf::from("/d/index.html")));
-        assert_eq!(resolve("/?x=1#/build", dist, models), Some(PathBuf::from("/d/index.html")));
-        assert_eq!(resolve("/prefab-app_bg.wasm", dist, models), Some(PathBuf::from("/d/prefab-app_bg.wasm")));
-        assert_eq!(resolve("/models/a.gguf", dist, models), Some(PathBuf::from("/m/a.gguf")));
+        let mounts = mounts();
+        assert_eq!(resolve("/", &mounts), Some(PathBuf::from("/d/index.html")));
+        assert_eq!(resolve("/?x=1#/build", &mounts), Some(PathBuf::from("/d/index.html")));
+        assert_eq!(resolve("/prefab-app_bg.wasm", &mounts), Some(PathBuf::from("/d/prefab-app_bg.wasm")));
+        assert_eq!(resolve("/models/a.gguf", &mounts), Some(PathBuf::from("/m/a.gguf")));
+    }
+
+    #[test]
+    fn an_extra_mount_serves_its_own_folder() {
+        let mut mounts = mounts();
+        mounts.insert(0, ("/bench/", PathBuf::from("/b")));
+        assert_eq!(resolve("/bench/page/", &mounts), Some(PathBuf::from("/b/page/index.html")));
+        assert_eq!(resolve("/bench/x/y.wasm", &mounts), Some(PathBuf::from("/b/x/y.wasm")));
+        assert_eq!(resolve("/benchmark.js", &mounts), Some(PathBuf::from("/d/benchmark.js")));
+        assert_eq!(resolve("/bench/../etc/passwd", &mounts), None);
     }
 
     #[test]
     fn paths_that_could_leave_the_folders_are_refused() {
-        let (dist, models) = (Path::new("/d"), Path::new("/m"));
+        let mounts = mounts();
         for url in ["/../etc/passwd", "/models/../x", "/a//b", "/a/./b", "/models/..\\x"] {
-            assert_eq!(resolve(url, dist, models), None, "{url}");
+            assert_eq!(resolve(url, &mounts), None, "{url}");
         }
     }
 
