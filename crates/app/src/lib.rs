@@ -5,12 +5,15 @@
 //! does (see [`model_worker`]), so the UI never freezes while a model runs.
 
 pub mod endpoints;
+pub mod local_model;
+pub mod model_settings;
 pub mod model_worker;
 pub mod places;
 
 use leptos::ev;
 use leptos::prelude::*;
-use model_worker::{start_model_worker, WorkerStatus};
+use local_model::LocalModel;
+use model_worker::{ModelWorker, WorkerStatus};
 use places::Place;
 
 /// The whole page: navigation, the current place, and the worker's status.
@@ -19,7 +22,9 @@ pub fn App() -> impl IntoView {
     let (place, set_place) = signal(place_in_address());
     let listener = window_event_listener(ev::hashchange, move |_| set_place.set(place_in_address()));
     on_cleanup(move || listener.remove());
-    let worker = start_model_worker();
+    let model = LocalModel::new(ModelWorker::start());
+    provide_context(model);
+    let worker = model.worker().status();
 
     view! {
         <header class="top">
@@ -93,7 +98,11 @@ fn place_view(place: Place) -> impl IntoView {
         <section data-testid=testid aria-labelledby="place-title">
             <h1 id="place-title">{place.title()}</h1>
             <p>{purpose}</p>
-            {(place == Place::Settings).then(|| view! { <endpoints::EndpointSettings /> })}
+            {(place == Place::Settings)
+                .then(|| view! {
+                    <model_settings::ModelSettings />
+                    <endpoints::EndpointSettings />
+                })}
         </section>
     }
 }
@@ -101,7 +110,7 @@ fn place_view(place: Place) -> impl IntoView {
 /// A line in the footer saying whether the model worker is up.
 #[component]
 fn WorkerBadge(
-    /// The worker's status, as [`start_model_worker`] reports it.
+    /// The worker's status, as [`ModelWorker::status`] reports it.
     status: ReadSignal<WorkerStatus>,
 ) -> impl IntoView {
     let text = move || match status.get() {
