@@ -4,11 +4,17 @@
 //! (TRL-ready datasets) and Settings. The page owns no model: a Web Worker
 //! does (see [`model_worker`]), so the UI never freezes while a model runs.
 
+pub mod build;
+pub mod contribute;
 pub mod endpoints;
+pub mod export;
 pub mod local_model;
 pub mod model_settings;
 pub mod model_worker;
 pub mod places;
+pub mod pool_run;
+pub mod project;
+pub mod time;
 
 use leptos::ev;
 use leptos::prelude::*;
@@ -24,6 +30,14 @@ pub fn App() -> impl IntoView {
     on_cleanup(move || listener.remove());
     let model = LocalModel::new(ModelWorker::start());
     provide_context(model);
+    let project = project::Project::new();
+    provide_context(project);
+    provide_context(pool_run::PoolRun::new());
+    leptos::task::spawn_local(async move {
+        if let Err(message) = project.load().await {
+            project.storage_error.set(Some(message));
+        }
+    });
     let worker = model.worker().status();
 
     view! {
@@ -98,6 +112,9 @@ fn place_view(place: Place) -> impl IntoView {
         <section data-testid=testid aria-labelledby="place-title">
             <h1 id="place-title">{place.title()}</h1>
             <p>{purpose}</p>
+            {(place == Place::Contribute).then(|| view! { <contribute::Contribute /> })}
+            {(place == Place::Build).then(|| view! { <build::Build /> })}
+            {(place == Place::Export).then(|| view! { <export::Export /> })}
             {(place == Place::Settings)
                 .then(|| view! {
                     <model_settings::ModelSettings />
