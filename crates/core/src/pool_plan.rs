@@ -99,9 +99,11 @@ pub struct WorkItem {
 }
 
 impl WorkItem {
-    /// The item's sampling seed, derived from its key.
+    /// The item's sampling seed, derived from its key. It keeps 53 bits:
+    /// it is stored in IndexedDB as a JSON number, which holds no more
+    /// exactly.
     pub fn seed(&self) -> u64 {
-        SplitMix64::for_key(0x5052_4546_4142, &self.key).next_u64()
+        SplitMix64::for_key(0x5052_4546_4142, &self.key).next_u64() >> 11
     }
 }
 
@@ -229,6 +231,7 @@ mod tests {
         let items = plan(&prompts, &pool, |_| false);
         assert_eq!(items[0].seed(), plan(&prompts, &pool, |_| false)[0].seed());
         assert_ne!(items[0].seed(), items[1].seed());
+        assert!(items.iter().all(|item| item.seed() < 1 << 53), "seeds survive JSON numbers");
     }
 
     #[test]
