@@ -83,7 +83,7 @@ test('demo prompts → local model pooled twice → rated by keyboard with a rel
   const rated = new Map();
   const rateCurrent = async () => {
     const generation = await page.getByTestId('completion').getAttribute('data-generation');
-    const text = await page.getByTestId('completion').textContent();
+    const text = await page.getByTestId('completion').locator('p.completion').textContent();
     const up = rated.size % 3 !== 2;
     rated.set(generation, { up, text });
     await rateWith(page, up ? 'y' : 'ArrowDown');
