@@ -4,13 +4,22 @@
 //! (TRL-ready datasets) and Settings. The page owns no model: a Web Worker
 //! does (see [`model_worker`]), so the UI never freezes while a model runs.
 
+pub mod build;
+pub mod contribute;
 pub mod endpoints;
+pub mod export;
+pub mod local_model;
+pub mod model_settings;
 pub mod model_worker;
 pub mod places;
+pub mod pool_run;
+pub mod project;
+pub mod time;
 
 use leptos::ev;
 use leptos::prelude::*;
-use model_worker::{start_model_worker, WorkerStatus};
+use local_model::LocalModel;
+use model_worker::{ModelWorker, WorkerStatus};
 use places::Place;
 
 /// The whole page: navigation, the current place, and the worker's status.
@@ -19,7 +28,17 @@ pub fn App() -> impl IntoView {
     let (place, set_place) = signal(place_in_address());
     let listener = window_event_listener(ev::hashchange, move |_| set_place.set(place_in_address()));
     on_cleanup(move || listener.remove());
-    let worker = start_model_worker();
+    let model = LocalModel::new(ModelWorker::start());
+    provide_context(model);
+    let project = project::Project::new();
+    provide_context(project);
+    provide_context(pool_run::PoolRun::new());
+    leptos::task::spawn_local(async move {
+        if let Err(message) = project.load().await {
+            project.storage_error.set(Some(message));
+        }
+    });
+    let worker = model.worker().status();
 
     view! {
         <header class="top">
@@ -93,7 +112,14 @@ fn place_view(place: Place) -> impl IntoView {
         <section data-testid=testid aria-labelledby="place-title">
             <h1 id="place-title">{place.title()}</h1>
             <p>{purpose}</p>
-            {(place == Place::Settings).then(|| view! { <endpoints::EndpointSettings /> })}
+            {(place == Place::Contribute).then(|| view! { <contribute::Contribute /> })}
+            {(place == Place::Build).then(|| view! { <build::Build /> })}
+            {(place == Place::Export).then(|| view! { <export::Export /> })}
+            {(place == Place::Settings)
+                .then(|| view! {
+                    <model_settings::ModelSettings />
+                    <endpoints::EndpointSettings />
+                })}
         </section>
     }
 }
@@ -101,7 +127,7 @@ fn place_view(place: Place) -> impl IntoView {
 /// A line in the footer saying whether the model worker is up.
 #[component]
 fn WorkerBadge(
-    /// The worker's status, as [`start_model_worker`] reports it.
+    /// The worker's status, as [`ModelWorker::status`] reports it.
     status: ReadSignal<WorkerStatus>,
 ) -> impl IntoView {
     let text = move || match status.get() {

@@ -1,11 +1,21 @@
-//! The page's side of the model worker: start it, talk to it, watch it.
+//! The page's side of the model worker: start it, send it requests, and
+//! route its answers to whoever asked.
 //!
-//! The worker is started once per page. Until it says it has started, any
-//! message to it could be lost (its wasm is still loading), so the page waits
-//! for [`WorkerResponse::Started`] and then pings it.
+//! The worker is started once per page. Until it says it has started, a
+//! message to it could be lost (its wasm is still loading), so requests made
+//! before [`WorkerResponse::Started`] wait in a queue. Each request gets a
+//! fresh id and a channel; the answers with that id go down the channel,
+//! which closes after the request's last answer (`Ready`, `Done`, `Scores`,
+//! `Failed`).
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use leptos::prelude::*;
-use prefab_llm::protocol::{self, WorkerRequest, WorkerResponse};
+use prefab_llm::protocol::{self, RequestId, WorkerRequest, WorkerResponse};
+use prefab_llm::ErrorCode;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
@@ -28,53 +38,167 @@ pub enum WorkerStatus {
     Failed(String),
 }
 
-/// Starts the model worker and returns a signal of its status.
-pub fn start_model_worker() -> ReadSignal<WorkerStatus> {
-    let (status, set_status) = signal(WorkerStatus::Starting);
-    let worker = match Worker::new(WORKER_URL) {
-        Ok(worker) => worker,
-        Err(error) => {
-            set_status.set(WorkerStatus::Failed(format!("the model worker could not start: {error:?}")));
-            return status;
+/// A handle on the page's model worker; cheap to clone.
+#[derive(Clone)]
+pub struct ModelWorker {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    /// `None` when the browser refused to start it.
+    worker: Option<Worker>,
+    status: RwSignal<WorkerStatus>,
+    next_id: Cell<RequestId>,
+    started: Cell<bool>,
+    /// Messages posted before the worker started, with their transfer lists.
+    queued: RefCell<Vec<(JsValue, Option<js_sys::Array>)>>,
+    /// Where the answers to each request in flight go.
+    waiting: RefCell<HashMap<RequestId, UnboundedSender<WorkerResponse>>>,
+    pinged_at: Cell<f64>,
+}
+
+impl ModelWorker {
+    /// Starts the model worker.
+    pub fn start() -> ModelWorker {
+        let status = RwSignal::new(WorkerStatus::Starting);
+        let worker = Worker::new(WORKER_URL)
+            .map_err(|error| status.set(WorkerStatus::Failed(format!("the model worker could not start: {error:?}"))))
+            .ok();
+        let inner = Rc::new(Inner {
+            worker,
+            status,
+            next_id: Cell::new(1),
+            started: Cell::new(false),
+            queued: RefCell::default(),
+            waiting: RefCell::default(),
+            pinged_at: Cell::new(0.0),
+        });
+        let receiver = Rc::downgrade(&inner);
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let (Some(inner), Some(text)) = (receiver.upgrade(), event.data().as_string()) {
+                inner.receive(&text);
+            }
+        });
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            status.set(WorkerStatus::Failed(format!("the model worker failed: {}", event.message())));
+        });
+        if let Some(worker) = &inner.worker {
+            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         }
-    };
-    let pinged_at = StoredValue::new(0.0_f64);
-    let sender = worker.clone();
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let Some(text) = event.data().as_string() else { return };
-        match protocol::decode::<WorkerResponse>(&text) {
-            Ok(WorkerResponse::Started { version }) if version != prefab_core::VERSION => {
-                set_status.set(WorkerStatus::Failed(format!(
+        // The handlers live as long as the page.
+        on_message.forget();
+        on_error.forget();
+        ModelWorker { inner }
+    }
+
+    /// The worker's status, for the footer.
+    pub fn status(&self) -> ReadSignal<WorkerStatus> {
+        self.inner.status.read_only()
+    }
+
+    /// Sends the request `make(id)`, with `transfer` (a file's bytes) moved
+    /// along, and returns its id and the channel of its answers.
+    pub fn send(
+        &self,
+        make: impl FnOnce(RequestId) -> WorkerRequest,
+        transfer: Option<js_sys::ArrayBuffer>,
+    ) -> (RequestId, UnboundedReceiver<WorkerResponse>) {
+        let id = self.inner.next_id.get();
+        self.inner.next_id.set(id + 1);
+        let (answers, receiver) = unbounded();
+        if self.inner.worker.is_none() {
+            let message = "the model worker could not start in this browser".to_owned();
+            let _ = answers.unbounded_send(WorkerResponse::Failed { id, kind: ErrorCode::Inference, message });
+            return (id, receiver);
+        }
+        self.inner.waiting.borrow_mut().insert(id, answers);
+        let text = JsValue::from_str(&protocol::encode(&make(id)));
+        match transfer {
+            None => self.inner.post(text, None),
+            Some(buffer) => {
+                let message = js_sys::Array::of2(&text, &buffer);
+                self.inner.post(message.into(), Some(js_sys::Array::of1(&buffer)));
+            }
+        }
+        (id, receiver)
+    }
+
+    /// Asks the worker to stop the generation `id`; it still ends with `Done`.
+    pub fn cancel(&self, id: RequestId) {
+        let text = protocol::encode(&WorkerRequest::Cancel { id });
+        self.inner.post(JsValue::from_str(&text), None);
+    }
+}
+
+impl Inner {
+    fn post(&self, message: JsValue, transfer: Option<js_sys::Array>) {
+        if !self.started.get() {
+            self.queued.borrow_mut().push((message, transfer));
+            return;
+        }
+        let Some(worker) = &self.worker else { return };
+        let posted = match &transfer {
+            Some(transfer) => worker.post_message_with_transfer(&message, transfer),
+            None => worker.post_message(&message),
+        };
+        if let Err(error) = posted {
+            self.status.set(WorkerStatus::Failed(format!("could not reach the model worker: {error:?}")));
+        }
+    }
+
+    fn receive(&self, text: &str) {
+        let response = match protocol::decode::<WorkerResponse>(text) {
+            Ok(response) => response,
+            Err(message) => return self.status.set(WorkerStatus::Failed(message)),
+        };
+        match response {
+            WorkerResponse::Started { version } if version != prefab_core::VERSION => {
+                self.status.set(WorkerStatus::Failed(format!(
                     "the model worker is version {version}, the page {}: reload the page",
                     prefab_core::VERSION
                 )));
             }
-            Ok(WorkerResponse::Started { .. }) => {
-                pinged_at.set_value(now_ms());
-                let ping = protocol::encode(&WorkerRequest::Ping { id: 1 });
-                let _ = sender.post_message(&JsValue::from_str(&ping));
+            WorkerResponse::Started { .. } => {
+                self.started.set(true);
+                self.pinged_at.set(now_ms());
+                // Id 0 is never given to a request: it is the start-up ping.
+                self.post(JsValue::from_str(&protocol::encode(&WorkerRequest::Ping { id: 0 })), None);
+                for (message, transfer) in self.queued.take() {
+                    self.post(message, transfer);
+                }
             }
-            Ok(WorkerResponse::Pong { version, .. }) => set_status.set(WorkerStatus::Ready {
+            WorkerResponse::Pong { id: 0, version, .. } => self.status.set(WorkerStatus::Ready {
                 version,
-                round_trip_ms: now_ms() - pinged_at.get_value(),
+                round_trip_ms: now_ms() - self.pinged_at.get(),
             }),
-            Ok(WorkerResponse::Error { message, .. }) => set_status.set(WorkerStatus::Failed(message)),
-            // Answers to model requests (load, generate, score), which the
-            // page does not send yet.
-            Ok(_) => {}
-            Err(message) => set_status.set(WorkerStatus::Failed(message)),
+            WorkerResponse::Error { id: None, message } => {
+                web_sys::console::error_1(&format!("model worker: {message}").into());
+            }
+            response => self.route(response),
         }
-    });
-    let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
-        set_status.set(WorkerStatus::Failed(format!("the model worker failed: {}", event.message())));
-    });
-    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    // The worker and its handlers live as long as the page.
-    on_message.forget();
-    on_error.forget();
-    std::mem::forget(worker);
-    status
+    }
+
+    /// Hands an answer to its request's channel; the last one closes it.
+    fn route(&self, response: WorkerResponse) {
+        let (id, last) = match &response {
+            WorkerResponse::Progress { id, .. } | WorkerResponse::Token { id, .. } => (*id, false),
+            WorkerResponse::Ready { id, .. }
+            | WorkerResponse::Done { id, .. }
+            | WorkerResponse::Scores { id, .. }
+            | WorkerResponse::Failed { id, .. }
+            | WorkerResponse::Pong { id, .. }
+            | WorkerResponse::Error { id: Some(id), .. } => (*id, true),
+            WorkerResponse::Started { .. } | WorkerResponse::Error { id: None, .. } => return,
+        };
+        let mut waiting = self.waiting.borrow_mut();
+        if let Some(answers) = waiting.get(&id) {
+            let _ = answers.unbounded_send(response);
+        }
+        if last {
+            waiting.remove(&id);
+        }
+    }
 }
 
 fn now_ms() -> f64 {

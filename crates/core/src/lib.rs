@@ -28,6 +28,7 @@ pub mod bench;
 pub mod chat;
 mod error;
 pub mod export;
+pub mod pool_plan;
 pub mod prng;
 pub mod prompt_import;
 pub mod record;

@@ -243,9 +243,8 @@ impl fmt::Display for ErrorKind {
                 write!(f, "cannot score these candidates: {message}")
             }
             ErrorKind::Inference(message) => write!(f, "the model failed: {message}"),
-            ErrorKind::Download(message) => {
-                write!(f, "could not download the model: {message}")
-            }
+            // The message names the file and the step (download or cache).
+            ErrorKind::Download(message) => f.write_str(message),
             ErrorKind::NoModelLoaded => write!(f, "no model is loaded"),
         }
     }

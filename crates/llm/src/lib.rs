@@ -17,6 +17,8 @@ pub mod hosted;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod model_info;
+#[cfg(target_arch = "wasm32")]
+pub mod model_file;
 pub mod protocol;
 
 pub use chat::{ChatMessage, Prompt, Role};

@@ -37,6 +37,8 @@ impl Default for LoadOptions {
 pub enum LoadStage {
     /// Fetching the file; counted in bytes.
     Download,
+    /// Reading the file from the browser's cache instead; counted in bytes.
+    Cache,
     /// Reading (and re-quantizing) weight tensors; counted in tensors.
     Weights,
     /// Building the tokenizer from the file's vocabulary; counted in steps.

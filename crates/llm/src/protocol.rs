@@ -132,6 +132,10 @@ pub enum WorkerResponse {
         id: RequestId,
         /// The worker's version, which must equal the page's.
         version: String,
+        /// The size of the worker's WebAssembly memory in bytes. Wasm
+        /// memory grows and never shrinks, so this is also its peak.
+        #[serde(default)]
+        memory_bytes: u64,
     },
     /// A message could not be handled at all (unreadable, say); the worker
     /// keeps serving. A request that was understood but failed is answered
@@ -209,22 +213,14 @@ pub fn started() -> WorkerResponse {
     WorkerResponse::Started { version: prefab_core::VERSION.to_owned() }
 }
 
-/// The answer of a worker with no model loaded: pure, so it is tested
-/// natively. A ping is answered with the version; every other request needs
-/// a model, so it fails with [`ErrorCode::NoModelLoaded`] (the worker
-/// answers those itself once it holds one).
-pub fn answer(request: &WorkerRequest) -> WorkerResponse {
-    match request {
-        WorkerRequest::Ping { id } => {
-            WorkerResponse::Pong { id: *id, version: prefab_core::VERSION.to_owned() }
-        }
-        WorkerRequest::Load { id, .. }
-        | WorkerRequest::Generate { id, .. }
-        | WorkerRequest::Score { id, .. }
-        | WorkerRequest::Cancel { id } => {
-            WorkerResponse::failed(*id, &Error::new(crate::error::ErrorKind::NoModelLoaded))
-        }
-    }
+/// The answer to a ping.
+pub fn pong(id: RequestId, memory_bytes: u64) -> WorkerResponse {
+    WorkerResponse::Pong { id, version: prefab_core::VERSION.to_owned(), memory_bytes }
+}
+
+/// The answer to a model request when no model is loaded.
+pub fn no_model_loaded(id: RequestId) -> WorkerResponse {
+    WorkerResponse::failed(id, &Error::new(crate::error::ErrorKind::NoModelLoaded))
 }
 
 /// Reads a message of either direction from its JSON text.
@@ -245,9 +241,10 @@ mod tests {
     #[test]
     fn ping_is_answered_with_the_crate_version_and_the_same_id() {
         let request: WorkerRequest = decode(r#"{"type":"Ping","id":7}"#).unwrap();
+        assert_eq!(request, WorkerRequest::Ping { id: 7 });
         assert_eq!(
-            answer(&request),
-            WorkerResponse::Pong { id: 7, version: env!("CARGO_PKG_VERSION").to_owned() }
+            encode(&pong(request.id(), 65536)),
+            format!(r#"{{"type":"Pong","id":7,"version":"{}","memory_bytes":65536}}"#, env!("CARGO_PKG_VERSION"))
         );
     }
 
@@ -349,12 +346,7 @@ mod tests {
 
     #[test]
     fn without_a_model_requests_that_need_one_fail_with_no_model_loaded() {
-        let request = WorkerRequest::Score {
-            id: 9,
-            prompt: Prompt::Text { text: "x".into() },
-            candidates: vec!["1".into()],
-        };
-        let WorkerResponse::Failed { id, kind, .. } = answer(&request) else {
+        let WorkerResponse::Failed { id, kind, .. } = no_model_loaded(9) else {
             panic!("expected a failure");
         };
         assert_eq!((id, kind), (9, ErrorCode::NoModelLoaded));

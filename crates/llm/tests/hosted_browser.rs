@@ -50,7 +50,7 @@ async fn hits(key: &str) -> Value {
 
 fn haiku(max_tokens: u32) -> ChatRequest {
     ChatRequest {
-        messages: vec![ChatMessage { role: "user".into(), content: "Write a haiku about mountains.".into() }],
+        messages: vec![ChatMessage::user("Write a haiku about mountains.")],
         temperature: Some(0.0),
         seed: Some(1),
         max_tokens: Some(max_tokens),
@@ -235,7 +235,7 @@ async fn structured_output_follows_the_schema_and_top_logprobs_come_back() {
         "required": ["rating", "rationale"]
     });
     let request = ChatRequest {
-        messages: vec![ChatMessage { role: "user".into(), content: "Rate this haiku from 1 to 5: 'Snow on the mountain'".into() }],
+        messages: vec![ChatMessage::user("Rate this haiku from 1 to 5: 'Snow on the mountain'")],
         temperature: Some(0.0),
         max_tokens: Some(64),
         json_schema: Some(schema),

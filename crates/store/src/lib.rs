@@ -34,9 +34,35 @@ extern "C" {
 }
 
 /// The schema version of the database; raise it with each new object store.
-const SCHEMA_VERSION: u32 = 1;
-/// Key–value settings of the project (models, endpoints, the rating question).
-const SETTINGS: &str = "settings";
+const SCHEMA_VERSION: u32 = 2;
+
+/// The object stores of a Prefab database, each a map from text keys to
+/// JSON-compatible values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    /// Key–value settings of the project (prompts, pool, endpoints, the
+    /// rating question).
+    Settings,
+    /// The model pool's work items by key (`prompt/entry/sample`): pending,
+    /// running, done with the generation, or failed with the reason.
+    Items,
+    /// People's ratings by rating id.
+    Ratings,
+}
+
+impl Collection {
+    /// Every store, in the order they were added to the schema.
+    pub const ALL: [Collection; 3] = [Collection::Settings, Collection::Items, Collection::Ratings];
+
+    /// The object store's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Collection::Settings => "settings",
+            Collection::Items => "items",
+            Collection::Ratings => "ratings",
+        }
+    }
+}
 
 /// What can go wrong with the browser's storage.
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +104,11 @@ impl Store {
         request.on_upgrade_needed(|event| {
             // Creating a store that exists would throw; upgrades add what is missing.
             let Ok(database) = event.database() else { return };
-            if !database.store_names().iter().any(|store| store == SETTINGS) {
-                let _ = database.create_object_store(SETTINGS, idb::ObjectStoreParams::new());
+            let existing = database.store_names();
+            for collection in Collection::ALL {
+                if !existing.iter().any(|store| store == collection.name()) {
+                    let _ = database.create_object_store(collection.name(), idb::ObjectStoreParams::new());
+                }
             }
         });
         let database = request.await.map_err(unavailable)?;
@@ -88,37 +117,90 @@ impl Store {
 
     /// Writes a setting, returning once the write is durably complete.
     pub async fn put_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        let failed = |error: idb::Error| StoreError::Failed { action: format!("save {key:?}"), message: error.to_string() };
-        let value = value
-            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(|error| StoreError::Unreadable { key: key.to_owned(), message: error.to_string() })?;
-        let transaction = self.strict_write(&[SETTINGS]).map_err(failed)?;
-        let store = transaction.object_store(SETTINGS).map_err(failed)?;
-        store.put(&value, Some(&JsValue::from_str(key))).map_err(failed)?.await.map_err(failed)?;
-        match transaction.commit().map_err(failed)?.await.map_err(failed)? {
-            idb::TransactionResult::Committed => Ok(()),
-            idb::TransactionResult::Aborted => Err(StoreError::Failed {
-                action: format!("save {key:?}"),
-                message: "the transaction was aborted".to_owned(),
-            }),
-        }
+        self.put(Collection::Settings, key, value).await
     }
 
     /// Reads a setting; `None` if it was never written.
     pub async fn setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.get(Collection::Settings, key).await
+    }
+
+    /// Writes one value, returning once the write is durably complete.
+    pub async fn put<T: Serialize>(&self, collection: Collection, key: &str, value: &T) -> Result<(), StoreError> {
+        self.put_all(collection, std::iter::once((key, value))).await
+    }
+
+    /// Writes many values in one transaction: all are kept or none.
+    pub async fn put_all<'k, T: Serialize + 'k>(
+        &self,
+        collection: Collection,
+        entries: impl IntoIterator<Item = (&'k str, &'k T)>,
+    ) -> Result<(), StoreError> {
+        let action = format!("save into {}", collection.name());
+        let failed = |error: idb::Error| StoreError::Failed { action: action.clone(), message: error.to_string() };
+        let transaction = self.strict_write(&[collection.name()]).map_err(failed)?;
+        let store = transaction.object_store(collection.name()).map_err(failed)?;
+        for (key, value) in entries {
+            let value = to_js(key, value)?;
+            // Requests of one transaction run in order; only the commit is awaited.
+            let _ = store.put(&value, Some(&JsValue::from_str(key))).map_err(failed)?;
+        }
+        finish(transaction, &action).await
+    }
+
+    /// Deletes one value (nothing happens if it is absent), returning once
+    /// the deletion is durably complete.
+    pub async fn delete(&self, collection: Collection, key: &str) -> Result<(), StoreError> {
+        let action = format!("delete {key:?} from {}", collection.name());
+        let failed = |error: idb::Error| StoreError::Failed { action: action.clone(), message: error.to_string() };
+        let transaction = self.strict_write(&[collection.name()]).map_err(failed)?;
+        let store = transaction.object_store(collection.name()).map_err(failed)?;
+        let _ = store.delete(JsValue::from_str(key)).map_err(failed)?;
+        finish(transaction, &action).await
+    }
+
+    /// Reads one value; `None` if it was never written.
+    pub async fn get<T: DeserializeOwned>(&self, collection: Collection, key: &str) -> Result<Option<T>, StoreError> {
         let failed = |error: idb::Error| StoreError::Failed { action: format!("read {key:?}"), message: error.to_string() };
-        let transaction = self
-            .database
-            .transaction_with_str_and_mode(SETTINGS, IdbTransactionMode::Readonly)
-            .map(idb::Transaction::from)
-            .map_err(|error| failed(idb::Error::TransactionOpenFailed(error)))?;
-        let store = transaction.object_store(SETTINGS).map_err(failed)?;
+        let transaction = self.read(collection).map_err(failed)?;
+        let store = transaction.object_store(collection.name()).map_err(failed)?;
         let Some(value) = store.get(JsValue::from_str(key)).map_err(failed)?.await.map_err(failed)? else {
             return Ok(None);
         };
-        serde_wasm_bindgen::from_value(value)
-            .map(Some)
-            .map_err(|error| StoreError::Unreadable { key: key.to_owned(), message: error.to_string() })
+        from_js(key, value).map(Some)
+    }
+
+    /// Every key and value of a collection, in key order.
+    pub async fn get_all<T: DeserializeOwned>(&self, collection: Collection) -> Result<Vec<(String, T)>, StoreError> {
+        let action = format!("read {}", collection.name());
+        let failed = |error: idb::Error| StoreError::Failed { action: action.clone(), message: error.to_string() };
+        let transaction = self.read(collection).map_err(failed)?;
+        let store = transaction.object_store(collection.name()).map_err(failed)?;
+        let keys = store.get_all_keys(None, None).map_err(failed)?.await.map_err(failed)?;
+        let values = store.get_all(None, None).map_err(failed)?.await.map_err(failed)?;
+        keys.into_iter()
+            .zip(values)
+            .map(|(key, value)| {
+                let key = key.as_string().unwrap_or_default();
+                let value = from_js(&key, value)?;
+                Ok((key, value))
+            })
+            .collect()
+    }
+
+    /// How many values a collection holds.
+    pub async fn count(&self, collection: Collection) -> Result<u32, StoreError> {
+        let failed = |error: idb::Error| StoreError::Failed { action: format!("count {}", collection.name()), message: error.to_string() };
+        let transaction = self.read(collection).map_err(failed)?;
+        let store = transaction.object_store(collection.name()).map_err(failed)?;
+        store.count(None).map_err(failed)?.await.map_err(failed)
+    }
+
+    fn read(&self, collection: Collection) -> Result<idb::Transaction, idb::Error> {
+        self.database
+            .transaction_with_str_and_mode(collection.name(), IdbTransactionMode::Readonly)
+            .map(idb::Transaction::from)
+            .map_err(idb::Error::TransactionOpenFailed)
     }
 
     /// A read-write transaction whose completion means the data is on disk.
@@ -136,5 +218,27 @@ impl Store {
     /// Closes the connection once its transactions are done.
     pub fn close(self) {
         self.database.close();
+    }
+}
+
+fn to_js<T: Serialize>(key: &str, value: &T) -> Result<JsValue, StoreError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|error| StoreError::Unreadable { key: key.to_owned(), message: error.to_string() })
+}
+
+fn from_js<T: DeserializeOwned>(key: &str, value: JsValue) -> Result<T, StoreError> {
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|error| StoreError::Unreadable { key: key.to_owned(), message: error.to_string() })
+}
+
+/// Commits and waits for `complete` (on disk, with strict durability).
+async fn finish(transaction: idb::Transaction, action: &str) -> Result<(), StoreError> {
+    let failed = |error: idb::Error| StoreError::Failed { action: action.to_owned(), message: error.to_string() };
+    match transaction.commit().map_err(failed)?.await.map_err(failed)? {
+        idb::TransactionResult::Committed => Ok(()),
+        idb::TransactionResult::Aborted => {
+            Err(StoreError::Failed { action: action.to_owned(), message: "the transaction was aborted".to_owned() })
+        }
     }
 }

@@ -1,13 +1,44 @@
 //! The model worker: a Web Worker that owns the local model.
 //!
 //! Inference is long, CPU-bound work; in a worker it never freezes the page.
-//! The worker reads [`WorkerRequest`]s from `postMessage`, answers each with
-//! [`WorkerResponse`]s that carry the request's id, and reports a request it
-//! cannot read as an error value instead of dying.
+//! The worker reads [`WorkerRequest`]s from `postMessage` and answers each
+//! with [`WorkerResponse`]s that carry the request's id.
+//!
+//! Two parts share the worker's one thread:
+//! - the message handler answers pings at once, notes cancels, and queues
+//!   every model request;
+//! - one serving task takes queued requests in order and owns the
+//!   [`Engine`]. While generating it returns to the event loop after every
+//!   token, so the handler can take a `Cancel` (or a ping) mid-generation.
+//!
+//! A request that fails (a broken file, a prompt too long) is answered with
+//! `Failed` and the worker goes on serving; a message it cannot read is
+//! answered with `Error`.
 
-use prefab_llm::protocol::{self, WorkerRequest, WorkerResponse};
+mod event_loop;
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures::StreamExt;
+use js_sys::{Array, ArrayBuffer, Uint8Array};
+use prefab_llm::model_file;
+use prefab_llm::protocol::{self, ModelSource, RequestId, WorkerRequest, WorkerResponse};
+use prefab_llm::{ChatMessage, Engine, Error, GenerationParams, LoadOptions, LoadStage, Prompt};
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+/// A model request waiting for the serving task, with the file bytes that
+/// came with it (a `Load` of a file the person picked).
+struct Job {
+    request: WorkerRequest,
+    bytes: Option<Vec<u8>>,
+}
+
+/// Ids of generations asked to stop, shared by the handler and the task.
+type Cancelled = Rc<RefCell<HashSet<RequestId>>>;
 
 /// Starts serving requests, then tells the page the worker is up.
 ///
@@ -16,24 +47,183 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 pub fn run() {
     console_error_panic_hook::set_once();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let replies = scope.clone();
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let response = match event.data().as_string() {
-            Some(text) => match protocol::decode::<WorkerRequest>(&text) {
-                Ok(request) => protocol::answer(&request),
-                Err(message) => WorkerResponse::Error { id: None, message },
-            },
-            None => WorkerResponse::Error {
-                id: None,
-                message: "the model worker reads requests as JSON text".to_owned(),
-            },
-        };
-        post(&replies, &response);
-    });
+    let cancelled = Cancelled::default();
+    let (jobs, queue) = unbounded();
+    let on_message = {
+        let scope = scope.clone();
+        let cancelled = cancelled.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            receive(&scope, &event.data(), &jobs, &cancelled);
+        })
+    };
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker does.
     on_message.forget();
+    wasm_bindgen_futures::spawn_local(serve(queue, scope.clone(), cancelled));
     post(&scope, &protocol::started());
+}
+
+/// Handles one message from the page. Requests come as JSON text, or, for a
+/// `Load` of picked file, as `[json, ArrayBuffer]` with the buffer
+/// transferred.
+fn receive(scope: &DedicatedWorkerGlobalScope, data: &JsValue, jobs: &UnboundedSender<Job>, cancelled: &Cancelled) {
+    let (text, bytes) = match data.dyn_ref::<Array>() {
+        Some(parts) => (parts.get(0).as_string(), parts.get(1).dyn_into::<ArrayBuffer>().ok()),
+        None => (data.as_string(), None),
+    };
+    let Some(text) = text else {
+        let message = "the model worker reads requests as JSON text".to_owned();
+        return post(scope, &WorkerResponse::Error { id: None, message });
+    };
+    let request = match protocol::decode::<WorkerRequest>(&text) {
+        Ok(request) => request,
+        Err(message) => return post(scope, &WorkerResponse::Error { id: None, message }),
+    };
+    match request {
+        WorkerRequest::Ping { id } => post(scope, &protocol::pong(id, memory_bytes())),
+        WorkerRequest::Cancel { id } => {
+            cancelled.borrow_mut().insert(id);
+        }
+        request => {
+            let bytes = bytes.map(|buffer| Uint8Array::new(&buffer).to_vec());
+            // The task only ends with the worker, so the queue stays open.
+            let _ = jobs.unbounded_send(Job { request, bytes });
+        }
+    }
+}
+
+/// The serving task: takes model requests in order and owns the model.
+async fn serve(mut queue: UnboundedReceiver<Job>, scope: DedicatedWorkerGlobalScope, cancelled: Cancelled) {
+    let mut engine: Option<Engine> = None;
+    while let Some(Job { request, bytes }) = queue.next().await {
+        let id = request.id();
+        let outcome = match request {
+            WorkerRequest::Load { id, source, options } => {
+                // Free the old model first: two at once may not fit.
+                engine = None;
+                match load(&scope, id, source, options, bytes).await {
+                    Ok(loaded) => {
+                        post(&scope, &WorkerResponse::Ready { id, model: loaded.info().clone() });
+                        engine = Some(loaded);
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            WorkerRequest::Generate { id, messages, params } => match engine.as_mut() {
+                Some(engine) => generate(&scope, engine, id, &messages, &params, &cancelled).await,
+                None => Err(Error::new(prefab_llm::ErrorKind::NoModelLoaded)),
+            },
+            WorkerRequest::Score { id, prompt, candidates } => match engine.as_mut() {
+                Some(engine) => score(engine, &prompt, &candidates)
+                    .map(|probs| post(&scope, &WorkerResponse::Scores { id, probs })),
+                None => Err(Error::new(prefab_llm::ErrorKind::NoModelLoaded)),
+            },
+            // Answered by the message handler; never queued.
+            WorkerRequest::Ping { .. } | WorkerRequest::Cancel { .. } => Ok(()),
+        };
+        if let Err(error) = outcome {
+            post(&scope, &WorkerResponse::failed(id, &error));
+        }
+        cancelled.borrow_mut().remove(&id);
+    }
+}
+
+/// Loads a model from the cache, the network or the page's bytes.
+async fn load(
+    scope: &DedicatedWorkerGlobalScope,
+    id: RequestId,
+    source: ModelSource,
+    mut options: LoadOptions,
+    bytes: Option<Vec<u8>>,
+) -> Result<Engine, Error> {
+    let progress = |stage: LoadStage, done: u64, total: u64| {
+        post(scope, &WorkerResponse::Progress { id, stage, done, total });
+    };
+    let file = match source {
+        ModelSource::Bytes { name } => {
+            options.file_name.get_or_insert(name.clone());
+            bytes.ok_or_else(|| {
+                Error::new(prefab_llm::ErrorKind::Download(format!("the bytes of {name} did not reach the model worker")))
+            })?
+        }
+        ModelSource::Url { url } => {
+            options.file_name.get_or_insert_with(|| file_name(&url));
+            fetch_or_read_cache(&url, &progress).await?
+        }
+    };
+    // Let the page paint the last download progress before the long,
+    // synchronous parse.
+    event_loop::next_turn().await;
+    Engine::load(&file, &options, |step| progress(step.stage, step.done, step.total))
+}
+
+/// The file at `url`: from the cache when a whole copy is there, else
+/// downloaded (with progress at most every 1% or so) and then cached.
+async fn fetch_or_read_cache(url: &str, progress: &impl Fn(LoadStage, u64, u64)) -> Result<Vec<u8>, Error> {
+    if let Some(cached) = model_file::read(url).await? {
+        let size = cached.bytes.len() as u64;
+        progress(LoadStage::Cache, size, size);
+        return Ok(cached.bytes);
+    }
+    let mut reported = 0;
+    let download = model_file::download(url, |done, total| {
+        if done == 0 || done == total || done - reported >= (total / 100).max(1 << 20) {
+            reported = done;
+            progress(LoadStage::Download, done, total);
+        }
+    })
+    .await?;
+    // A model that cannot be cached still loads: the cache saves time on the
+    // next visit, it is not needed for this one.
+    if let Err(error) = model_file::store(url, &download).await {
+        web_sys::console::warn_1(&error.to_string().into());
+    }
+    Ok(download.bytes)
+}
+
+/// Generates, posting each piece of text as it comes, until the end or a
+/// cancel.
+async fn generate(
+    scope: &DedicatedWorkerGlobalScope,
+    engine: &mut Engine,
+    id: RequestId,
+    messages: &[ChatMessage],
+    params: &GenerationParams,
+    cancelled: &Cancelled,
+) -> Result<(), Error> {
+    let prompt = engine.render_chat(messages, true)?;
+    let clock = event_loop::seconds;
+    let mut generator = engine.start(&prompt, params, &clock)?;
+    while !cancelled.borrow().contains(&id) {
+        match generator.step()? {
+            Some(text) if !text.is_empty() => post(scope, &WorkerResponse::Token { id, text }),
+            Some(_) => {}
+            None => break,
+        }
+        // Take pending messages (a cancel) before the next token.
+        event_loop::next_turn().await;
+    }
+    let generation = generator.finish();
+    post(scope, &WorkerResponse::Done { id, text: generation.text, stats: generation.stats });
+    Ok(())
+}
+
+fn score(engine: &mut Engine, prompt: &Prompt, candidates: &[String]) -> Result<Vec<f64>, Error> {
+    let text = engine.render(prompt)?;
+    engine.score(&text, candidates)
+}
+
+/// The last path segment of a URL, without its query: a name for messages.
+fn file_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit('/').find(|segment| !segment.is_empty()).unwrap_or(path).to_owned()
+}
+
+/// The size of this worker's wasm memory: its peak, as it never shrinks.
+fn memory_bytes() -> u64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    memory.buffer().unchecked_into::<ArrayBuffer>().byte_length() as u64
 }
 
 fn post(scope: &DedicatedWorkerGlobalScope, response: &WorkerResponse) {

@@ -481,7 +481,8 @@ fn js_error(kind: HostedErrorKind, error: &JsValue) -> HostedError {
     HostedError::new(kind, js_message(error))
 }
 
-fn js_message(error: &JsValue) -> String {
+/// The message of a JS exception or rejection, whatever its type.
+pub(crate) fn js_message(error: &JsValue) -> String {
     error
         .dyn_ref::<js_sys::Error>()
         .map(|error| String::from(error.message()))

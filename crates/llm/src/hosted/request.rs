@@ -3,14 +3,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-/// One chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ChatMessage {
-    /// `system`, `user` or `assistant`.
-    pub role: String,
-    /// The text.
-    pub content: String,
-}
+pub use crate::chat::ChatMessage;
 
 /// How a server wants a JSON schema for structured output: servers differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -95,7 +88,7 @@ mod tests {
     use super::*;
 
     fn user(text: &str) -> ChatMessage {
-        ChatMessage { role: "user".into(), content: text.into() }
+        ChatMessage::user(text)
     }
 
     #[test]

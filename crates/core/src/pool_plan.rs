@@ -1,0 +1,245 @@
+//! The model pool's entries (which models answer, with what settings) and
+//! the plan of work that follows — one item per prompt, pool entry and
+//! sample.
+//!
+//! Each work item has a stable key, so a run that stopped (a reload, a
+//! closed tab) resumes by planning again and leaving out the keys that are
+//! done. Each item's sampling seed comes from its key, so redoing an item
+//! that was cut off mid-generation reproduces it exactly on a local model.
+
+use serde::{Deserialize, Serialize};
+
+use crate::chat::ChatMessage;
+use crate::prng::SplitMix64;
+use crate::record::{Backend, Prompt, SamplingParams};
+use crate::tasks::text_generation::TextGeneration;
+
+/// Which model a pool entry runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PoolModel {
+    /// The local model loaded in the page's worker.
+    Local,
+    /// A hosted endpoint from Settings, by its label.
+    Hosted {
+        /// The endpoint's label (its model or address), as Settings shows it.
+        endpoint: String,
+    },
+}
+
+/// One model of the pool with its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolEntry {
+    /// A short id, unique in the pool and never reused: part of every work
+    /// item's key.
+    pub id: String,
+    /// The model.
+    pub model: PoolModel,
+    /// The system prompt, if any (a prompt's own system prompt wins).
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// Softmax temperature.
+    pub temperature: f64,
+    /// Nucleus sampling mass.
+    pub top_p: f64,
+    /// The most tokens to generate.
+    pub max_new_tokens: u32,
+    /// How many completions of each prompt.
+    pub generations_per_prompt: u32,
+}
+
+impl PoolEntry {
+    /// The conversation sent for `prompt`.
+    pub fn messages(&self, prompt: &Prompt) -> Vec<ChatMessage> {
+        TextGeneration { system_prompt: self.system_prompt.clone() }.messages(prompt)
+    }
+
+    /// The sampling settings, as recorded with each generation.
+    pub fn sampling(&self) -> SamplingParams {
+        SamplingParams {
+            temperature: Some(self.temperature),
+            top_p: Some(self.top_p),
+            max_new_tokens: Some(self.max_new_tokens),
+            ..SamplingParams::default()
+        }
+    }
+
+    /// Where its generations run.
+    pub fn backend(&self, endpoint_url: impl FnOnce(&str) -> String) -> Backend {
+        match &self.model {
+            PoolModel::Local => Backend::Local,
+            PoolModel::Hosted { endpoint } => Backend::Hosted { endpoint: endpoint_url(endpoint) },
+        }
+    }
+
+    /// A one-line summary: model and settings.
+    pub fn describe(&self, local_model: &str) -> String {
+        let model = match &self.model {
+            PoolModel::Local => local_model,
+            PoolModel::Hosted { endpoint } => endpoint,
+        };
+        format!(
+            "{model} · temperature {} · top_p {} · {} tokens · ×{}",
+            self.temperature, self.top_p, self.max_new_tokens, self.generations_per_prompt
+        )
+    }
+}
+
+/// One generation to make: a prompt, a pool entry, and which of its samples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    /// The prompt's index in the project's prompts.
+    pub prompt_index: usize,
+    /// The entry's index in the pool.
+    pub entry_index: usize,
+    /// Which sample of this prompt and entry, from 0.
+    pub sample: u32,
+    /// `"{prompt id}/{entry id}/{sample}"`: stable across reloads.
+    pub key: String,
+}
+
+impl WorkItem {
+    /// The item's sampling seed, derived from its key. It keeps 53 bits:
+    /// it is stored in IndexedDB as a JSON number, which holds no more
+    /// exactly.
+    pub fn seed(&self) -> u64 {
+        SplitMix64::for_key(0x5052_4546_4142, &self.key).next_u64() >> 11
+    }
+}
+
+/// The key of the item for `prompt`, `entry` and `sample`.
+pub fn item_key(prompt: &Prompt, entry: &PoolEntry, sample: u32) -> String {
+    format!("{}/{}/{sample}", prompt.id, entry.id)
+}
+
+/// Every item not yet done, prompt by prompt (so completions of a prompt
+/// arrive together and can be rated early), then entry by entry.
+pub fn plan(prompts: &[Prompt], pool: &[PoolEntry], is_done: impl Fn(&str) -> bool) -> Vec<WorkItem> {
+    let mut items = Vec::new();
+    for (prompt_index, prompt) in prompts.iter().enumerate() {
+        for (entry_index, entry) in pool.iter().enumerate() {
+            for sample in 0..entry.generations_per_prompt {
+                let key = item_key(prompt, entry, sample);
+                if !is_done(&key) {
+                    items.push(WorkItem { prompt_index, entry_index, sample, key });
+                }
+            }
+        }
+    }
+    items
+}
+
+/// How many items the whole run has.
+pub fn total_items(prompts: &[Prompt], pool: &[PoolEntry]) -> usize {
+    prompts.len() * pool.iter().map(|entry| entry.generations_per_prompt as usize).sum::<usize>()
+}
+
+/// A run's progress, for the progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RunProgress {
+    /// Items done, including those done before this run.
+    pub done: usize,
+    /// Items in all.
+    pub total: usize,
+    /// Items done in this run.
+    pub done_this_run: usize,
+    /// Tokens generated in this run.
+    pub tokens_this_run: u64,
+    /// Seconds spent generating in this run.
+    pub seconds_this_run: f64,
+}
+
+impl RunProgress {
+    /// Tokens per second in this run, 0 before any.
+    pub fn tokens_per_second(&self) -> f64 {
+        if self.seconds_this_run > 0.0 {
+            self.tokens_this_run as f64 / self.seconds_this_run
+        } else {
+            0.0
+        }
+    }
+
+    /// Seconds left at this run's pace; `None` before the first item.
+    pub fn seconds_left(&self) -> Option<f64> {
+        if self.done_this_run == 0 {
+            return None;
+        }
+        let per_item = self.seconds_this_run / self.done_this_run as f64;
+        Some(per_item * self.total.saturating_sub(self.done) as f64)
+    }
+}
+
+/// Ten short prompts to try the whole flow with.
+pub const DEMO_PROMPTS: [&str; 10] = [
+    "Write a haiku about mountains.",
+    "Write a haiku about the sea at night.",
+    "Write a haiku about a city waking up.",
+    "Write a haiku about autumn leaves.",
+    "Write a haiku about a cup of tea.",
+    "Write a haiku about snow falling on a quiet street.",
+    "Write a haiku about a cat in the sun.",
+    "Write a haiku about the first day of spring.",
+    "Write a haiku about an old library.",
+    "Write a haiku about a thunderstorm.",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, samples: u32) -> PoolEntry {
+        PoolEntry {
+            id: id.into(),
+            model: PoolModel::Local,
+            system_prompt: None,
+            temperature: 0.7,
+            top_p: 0.9,
+            max_new_tokens: 64,
+            generations_per_prompt: samples,
+        }
+    }
+
+    #[test]
+    fn the_plan_covers_every_prompt_entry_and_sample_once() {
+        let prompts: Vec<Prompt> = DEMO_PROMPTS[..3].iter().map(|text| Prompt::new(*text)).collect();
+        let pool = [entry("a", 2), entry("b", 1)];
+        let items = plan(&prompts, &pool, |_| false);
+        assert_eq!(items.len(), total_items(&prompts, &pool));
+        assert_eq!(items.len(), 9);
+        let mut keys: Vec<&str> = items.iter().map(|item| item.key.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), 9, "keys are unique");
+        // Prompt by prompt.
+        assert!(items.windows(2).all(|pair| pair[0].prompt_index <= pair[1].prompt_index));
+    }
+
+    #[test]
+    fn planning_again_leaves_out_what_is_done() {
+        let prompts: Vec<Prompt> = DEMO_PROMPTS.iter().map(|text| Prompt::new(*text)).collect();
+        let pool = [entry("a", 1), entry("b", 1)];
+        let first = plan(&prompts, &pool, |_| false);
+        let done: std::collections::HashSet<String> = first[..7].iter().map(|item| item.key.clone()).collect();
+        let rest = plan(&prompts, &pool, |key| done.contains(key));
+        assert_eq!(rest, first[7..].to_vec());
+    }
+
+    #[test]
+    fn seeds_follow_keys() {
+        let prompts = [Prompt::new("x")];
+        let pool = [entry("a", 2)];
+        let items = plan(&prompts, &pool, |_| false);
+        assert_eq!(items[0].seed(), plan(&prompts, &pool, |_| false)[0].seed());
+        assert_ne!(items[0].seed(), items[1].seed());
+        assert!(items.iter().all(|item| item.seed() < 1 << 53), "seeds survive JSON numbers");
+    }
+
+    #[test]
+    fn progress_reports_speed_and_time_left() {
+        let progress = RunProgress { done: 6, total: 10, done_this_run: 2, tokens_this_run: 100, seconds_this_run: 4.0 };
+        assert_eq!(progress.tokens_per_second(), 25.0);
+        assert_eq!(progress.seconds_left(), Some(8.0));
+        assert_eq!(RunProgress::default().seconds_left(), None);
+        assert_eq!(RunProgress::default().tokens_per_second(), 0.0);
+    }
+}

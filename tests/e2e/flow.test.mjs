@@ -1,0 +1,211 @@
+// The workshop flow with the real model: demo prompts → the local model
+// pooled twice at two temperatures → every completion rated by keyboard,
+// with a reload half-way → KTO and DPO downloads checked against what was
+// rated. Then: HTML in prompts stays text, a rating made just before the
+// tab closes is there after a restart, and 1,000 ratings survive reloads
+// once each.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { baseUrl, openBrowser, collectErrors, screenshot } from './browser.mjs';
+
+let browser;
+before(async () => {
+  browser = await openBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+const place = (name) => new URL(`#/${name}`, baseUrl).href;
+
+/** Every rating stored in IndexedDB. */
+function storedRatings(page) {
+  return page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open('prefab');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const request = open.result.transaction('ratings').objectStore('ratings').getAll();
+          request.onsuccess = () => {
+            open.result.close();
+            resolve(request.result);
+          };
+          request.onerror = () => reject(request.error);
+        };
+      }),
+  );
+}
+
+async function addPoolEntry(page, temperature) {
+  const before = await page.getByTestId('pool-entry').count();
+  await page.getByTestId('pool-temperature').fill(String(temperature));
+  await page.getByTestId('pool-max-tokens').fill('24');
+  await page.getByTestId('pool-samples').fill('1');
+  await page.getByTestId('pool-add').click();
+  await page.waitForFunction((before) => document.querySelectorAll('[data-testid="pool-entry"]').length === before + 1, before);
+}
+
+/** Rates the task on screen with `key`, then Enter; waits for the next. */
+async function rateWith(page, key) {
+  const before = await page.getByTestId('rating-progress').textContent();
+  await page.keyboard.press(key);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((before) => document.querySelector('[data-testid="rating-progress"]').textContent !== before, before);
+}
+
+test('demo prompts → local model pooled twice → rated by keyboard with a reload → KTO and DPO downloads match', async () => {
+  let page = await browser.context.newPage();
+  const errors = collectErrors(page);
+  await page.goto(place('build'));
+  await page.getByTestId('use-demo').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]').textContent === '10 prompts');
+  await addPoolEntry(page, 0.2);
+  await addPoolEntry(page, 1.0);
+  assert.equal(await page.getByTestId('pool-entry').count(), 2);
+
+  await page.getByTestId('run-start').click();
+  // Generations appear in the table as they finish; the progress bar counts them.
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="result-row"][data-state="done"]').length >= 1, undefined, { timeout: 300_000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="result-row"][data-state="done"]').length === 20, undefined, { timeout: 600_000 });
+  assert.match(await page.getByTestId('run-status').textContent(), /^20 of 20 done/);
+  await screenshot(page, 'build');
+
+  // The pool's results are kept: a reload shows them done, and Run redoes nothing.
+  await page.reload();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="result-row"][data-state="done"]').length === 20);
+
+  // Rate all 20 completions with thumbs: up for the first model's, down for the second's.
+  await page.goto(place('contribute'));
+  await page.getByTestId('task').waitFor();
+  assert.equal(await page.getByTestId('rating-progress').textContent(), '0 of 20 rated');
+  const rated = new Map();
+  const rateCurrent = async () => {
+    const generation = await page.getByTestId('completion').getAttribute('data-generation');
+    const text = await page.getByTestId('completion').locator('p.completion').textContent();
+    const up = rated.size % 3 !== 2;
+    rated.set(generation, { up, text });
+    await rateWith(page, up ? 'y' : 'ArrowDown');
+  };
+  for (let i = 0; i < 10; i++) await rateCurrent();
+  // Undo the last one and rate it again (the same way).
+  const last = [...rated.keys()].at(-1);
+  await page.keyboard.press('z');
+  await page.waitForFunction(() => document.querySelector('[data-testid="rating-progress"]').textContent === '9 of 20 rated');
+  assert.equal(await page.getByTestId('completion').getAttribute('data-generation'), last);
+  await rateWith(page, rated.get(last).up ? 'y' : 'n');
+
+  // Reload half-way: the ten ratings are there, and rating resumes at the eleventh.
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('[data-testid="rating-progress"]')?.textContent === '10 of 20 rated');
+  await page.keyboard.press('y');
+  await screenshot(page, 'contribute');
+  for (let i = 0; i < 10; i++) await rateCurrent();
+  await page.getByTestId('rating-done').waitFor();
+  assert.equal(rated.size, 20);
+  // Close the tab right after the last rating: a new tab finds all twenty.
+  await page.close();
+  page = await browser.context.newPage();
+  const laterErrors = collectErrors(page);
+  await page.goto(place('export'));
+  assert.equal((await storedRatings(page)).length, 20);
+
+  // Export KTO as JSONL and check every row against what was rated.
+  await page.goto(place('export'));
+  await page.getByTestId('export-kto').check();
+  const [kto] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-download').click()]);
+  assert.equal(kto.suggestedFilename(), 'kto.jsonl');
+  const rows = (await readFile(await kto.path(), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+  assert.equal(rows.length, 20);
+  const byText = new Map([...rated.values()].map((r) => [r.text, r.up]));
+  for (const row of rows) {
+    assert.deepEqual(Object.keys(row).slice(0, 3), ['prompt', 'completion', 'label']);
+    assert.ok(byText.has(row.completion), `a rated completion: ${row.completion}`);
+    assert.equal(row.label, byText.get(row.completion));
+  }
+  await page.getByTestId('export-outcome').waitFor();
+  await screenshot(page, 'export');
+
+  // DPO from thumbs: a chosen 👍 and a rejected 👎 of the same prompt.
+  await page.getByTestId('export-dpo').check();
+  const [dpo] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-download').click()]);
+  const pairs = (await readFile(await dpo.path(), 'utf8')).trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  assert.ok(pairs.length > 0, 'some prompts have a 👍 and a 👎');
+  for (const pair of pairs) {
+    assert.equal(byText.get(pair.chosen), true, `chosen was rated up: ${pair.chosen}`);
+    assert.equal(byText.get(pair.rejected), false, `rejected was rated down: ${pair.rejected}`);
+  }
+  assert.deepEqual([...errors, ...laterErrors], []);
+  await page.close();
+});
+
+test('prompts with HTML payloads are shown as text', async () => {
+  const page = await browser.context.newPage();
+  const errors = collectErrors(page);
+  let dialogs = 0;
+  page.on('dialog', (dialog) => {
+    dialogs += 1;
+    dialog.dismiss();
+  });
+  await page.goto(place('build'));
+  await page.getByTestId('clear-prompts').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]').textContent === '0 prompts');
+  const payloads = ['<img src=x onerror=alert(1)>', '<script>alert(2)</script>'];
+  await page.getByTestId('paste-prompts').fill(payloads.join('\n'));
+  await page.getByTestId('add-pasted').click();
+  await page.waitForFunction(() => document.querySelectorAll('.prompt-list li').length >= 2);
+  const shown = await page.locator('.prompt-list li').allTextContents();
+  for (const payload of payloads) assert.ok(shown.includes(payload), `${payload} is shown as typed`);
+  assert.equal(await page.locator('.prompt-list img, .prompt-list script').count(), 0);
+  assert.equal(dialogs, 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('1,000 ratings written across reloads are kept once each', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(place('contribute'));
+  await page.getByTestId('rating-progress').waitFor();
+  // Ratings written the way the page writes them (strict durability), in
+  // batches with a reload between, every batch repeating its last write.
+  const write = (from, to) =>
+    page.evaluate(
+      ({ from, to }) =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('prefab');
+          open.onsuccess = () => {
+            const db = open.result;
+            let chain = Promise.resolve();
+            for (let i = from; i < to; i++) {
+              for (const repeat of i === to - 1 ? [0, 1] : [0]) {
+                chain = chain.then(
+                  () =>
+                    new Promise((done, fail) => {
+                      const tx = db.transaction('ratings', 'readwrite', { durability: 'strict' });
+                      tx.objectStore('ratings').put(
+                        { annotator: 'load-test', question: '', value: { kind: 'kto_thumbs', generation_id: `g${i}`, up: i % 2 === 0 }, created_at_ms: i + repeat },
+                        `load-test-${i}`,
+                      );
+                      tx.oncomplete = done;
+                      tx.onerror = () => fail(tx.error);
+                    }),
+                );
+              }
+            }
+            chain.then(() => { db.close(); resolve(); }, reject);
+          };
+          open.onerror = () => reject(open.error);
+        }),
+      { from, to },
+    );
+  for (let batch = 0; batch < 4; batch++) {
+    await write(batch * 250, (batch + 1) * 250);
+    await page.reload();
+    await page.getByTestId('rating-progress').waitFor();
+  }
+  const stored = (await storedRatings(page)).filter((r) => r.annotator === 'load-test');
+  assert.equal(stored.length, 1000);
+  assert.equal(new Set(stored.map((r) => r.value.generation_id)).size, 1000);
+  await page.close();
+});
