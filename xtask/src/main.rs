@@ -6,7 +6,8 @@
 //!   in-browser (wasm-bindgen-test in headless Chromium) and end-to-end
 //!   (Playwright against the release build), ending with one summary line.
 //! - `dist`: the set-up and the release build into `dist/`, for deployment.
-//! - `bench`: speed figures, native and in headless Chromium; printed, never asserted.
+//! - `bench`: speed figures, native and in headless Chromium; printed, never
+//!   asserted: the dataset core, and the local model against wllama.
 //!
 //! Every step is skipped when it is already done, so the second run of any
 //! command on a machine only builds what changed.
@@ -29,7 +30,8 @@ commands:
                                       use --addr 0.0.0.0 for a workshop LAN)
   test                                install the test tools and run every test
   dist                                build the release page into dist/
-  bench                               print speed figures (release builds, native and in Chromium)
+  bench [core] [model]                print speed figures (release builds, native and in Chromium):
+                                      the dataset core, and the local model against wllama
 ";
 
 fn main() -> ExitCode {
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
         Some("serve") => serve_command(&args[1..]),
         Some("test") => test::run(&Workspace::locate()),
         Some("dist") => setup::build_dist(&Workspace::locate()).map(|_| ()),
-        Some("bench") => bench::run_all(&Workspace::locate()),
+        Some("bench") => bench::run_named(&Workspace::locate(), &args[1..]),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())

@@ -134,17 +134,23 @@ pub fn chromium_paths() -> (&'static str, &'static str) {
 /// `playwright-core` for the end-to-end tests, from the committed lock file.
 /// It drives Debian's Chromium; it never downloads a browser of its own.
 pub fn ensure_playwright(ws: &Workspace) -> Result<(), String> {
-    let e2e = ws.root.join("tests/e2e");
-    let installed = e2e.join("node_modules/.package-lock.json");
-    let up_to_date = match (std::fs::metadata(&installed), std::fs::metadata(e2e.join("package-lock.json"))) {
+    ensure_node_modules(&ws.root.join("tests/e2e"), "playwright-core")
+}
+
+/// The npm packages a folder's committed `package-lock.json` names
+/// (`what` says which, for the step's headline), installed with `npm ci`
+/// unless they were installed after the lock file last changed.
+pub fn ensure_node_modules(folder: &Path, what: &str) -> Result<(), String> {
+    let installed = folder.join("node_modules/.package-lock.json");
+    let up_to_date = match (std::fs::metadata(&installed), std::fs::metadata(folder.join("package-lock.json"))) {
         (Ok(installed), Ok(lock)) => installed.modified().ok() >= lock.modified().ok(),
         _ => false,
     };
     if up_to_date {
         return Ok(());
     }
-    step("installing playwright-core (npm ci)");
-    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&e2e))
+    step(&format!("installing {what} (npm ci)"));
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(folder))
 }
 
 /// Builds the release page into `dist/` and returns that folder.
