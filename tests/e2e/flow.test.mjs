@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { baseUrl, openBrowser, collectErrors, screenshot } from './browser.mjs';
+import { baseUrl, openBrowser, collectErrors, screenshot, storedValues } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -20,23 +20,7 @@ after(async () => {
 const place = (name) => new URL(`#/${name}`, baseUrl).href;
 
 /** Every rating stored in IndexedDB. */
-function storedRatings(page) {
-  return page.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        const open = indexedDB.open('prefab');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const request = open.result.transaction('ratings').objectStore('ratings').getAll();
-          request.onsuccess = () => {
-            open.result.close();
-            resolve(request.result);
-          };
-          request.onerror = () => reject(request.error);
-        };
-      }),
-  );
-}
+const storedRatings = (page) => storedValues(page, 'ratings');
 
 async function addPoolEntry(page, temperature) {
   const before = await page.getByTestId('pool-entry').count();

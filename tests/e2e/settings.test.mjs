@@ -1,7 +1,7 @@
 // Settings → Hosted endpoints, against llama.cpp's real OpenAI-compatible server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { baseUrl, openBrowser, collectErrors, screenshot } from './browser.mjs';
+import { baseUrl, openBrowser, collectErrors, screenshot, storedValues } from './browser.mjs';
 
 const llamaUrl = process.env.PREFAB_LLAMA_URL;
 const TOKEN = 'hf_e2e_secret_token_1234';
@@ -35,20 +35,7 @@ async function testConnection(page) {
 }
 
 /** Everything the page keeps in IndexedDB's settings store, as JSON text. */
-function indexedDbDump(page) {
-  return page.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        const open = indexedDB.open('prefab');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const request = open.result.transaction('settings').objectStore('settings').getAll();
-          request.onsuccess = () => resolve(JSON.stringify(request.result));
-          request.onerror = () => reject(request.error);
-        };
-      }),
-  );
-}
+const indexedDbDump = async (page) => JSON.stringify(await storedValues(page, 'settings'));
 
 test('an endpoint is tested, added, kept across a reload, edited and removed; its token stays in the tab', async () => {
   const page = await browser.context.newPage();

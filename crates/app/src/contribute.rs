@@ -123,9 +123,15 @@ pub fn Contribute() -> impl IntoView {
         project.loaded.track();
         tasks(&project, mode.get())
     });
-    let rated = move |task: &Task| project.ratings.with(|ratings| ratings.contains_key(&task.rating_id(mode.get_untracked())));
+    // Each task's rating id, hashed once per task list rather than on
+    // every keypress and every progress count.
+    let rating_ids = Memo::new(move |_| all.with(|tasks| tasks.iter().map(|task| task.rating_id(mode.get())).collect::<Vec<_>>()));
     let first_unrated_from = move |from: usize| {
-        all.with_untracked(|tasks| (from..tasks.len()).chain(0..from).find(|&i| !rated(&tasks[i])).unwrap_or(tasks.len()))
+        rating_ids.with_untracked(|ids| {
+            project.ratings.with_untracked(|ratings| {
+                (from..ids.len()).chain(0..from).find(|&i| !ratings.contains_key(&ids[i])).unwrap_or(ids.len())
+            })
+        })
     };
     // Start at the first task not rated yet once the project is read.
     Effect::new(move |_| {
@@ -205,7 +211,9 @@ pub fn Contribute() -> impl IntoView {
     });
     on_cleanup(move || on_key.remove());
 
-    let rated_count = move || all.with(|tasks| tasks.iter().filter(|task| rated(task)).count());
+    let rated_count = move || {
+        rating_ids.with(|ids| project.ratings.with(|ratings| ids.iter().filter(|id| ratings.contains_key(*id)).count()))
+    };
     let set_mode = move |event: ev::Event| {
         let mode = match event_target_value(&event).as_str() {
             "pairwise" => RatingMode::Pairwise,

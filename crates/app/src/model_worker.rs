@@ -19,6 +19,8 @@ use prefab_llm::ErrorCode;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
+use crate::time::now_ms;
+
 /// Where Trunk puts the worker's loader (see `www/index.html`).
 const WORKER_URL: &str = "./prefab-worker_loader.js";
 
@@ -199,8 +201,4 @@ impl Inner {
             waiting.remove(&id);
         }
     }
-}
-
-fn now_ms() -> f64 {
-    web_sys::window().and_then(|window| window.performance()).map_or(0.0, |p| p.now())
 }

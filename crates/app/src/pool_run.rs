@@ -7,8 +7,6 @@
 //! planned again. Pause and cancel stop the current generation at once; its
 //! item goes back to the plan.
 
-use std::collections::HashMap;
-
 use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -24,6 +22,7 @@ use prefab_llm::GenerationParams;
 use crate::endpoints::session_token;
 use crate::local_model::{LocalModel, ModelChoice, ModelState, DEFAULT_MODEL_URL};
 use crate::project::{self, ItemState, Project};
+use crate::time::now_ms;
 
 /// What the run is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,15 +297,3 @@ async fn ensure_local_model(model: LocalModel) -> Result<(), String> {
     }
 }
 
-/// Items per state, for the results table.
-pub fn count_states(items: &HashMap<String, ItemState>) -> (usize, usize) {
-    items.values().fold((0, 0), |(done, failed), state| match state {
-        ItemState::Done { .. } => (done + 1, failed),
-        ItemState::Failed { .. } => (done, failed + 1),
-        _ => (done, failed),
-    })
-}
-
-fn now_ms() -> f64 {
-    window().performance().map_or(0.0, |performance| performance.now())
-}

@@ -1,4 +1,4 @@
-//! Waiting in the page without blocking it.
+//! The page's clock, and waiting without blocking the page.
 
 
 use wasm_bindgen_futures::JsFuture;
@@ -24,3 +24,8 @@ pub async fn after_paint() {
     }
 }
 
+
+/// `performance.now()`: milliseconds on the page's monotonic clock.
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|window| window.performance()).map_or(0.0, |performance| performance.now())
+}
