@@ -81,6 +81,13 @@ impl LocalModel {
     /// Loads `choice` in the worker, replacing any loaded model, and tracks
     /// progress in [`LocalModel::state`].
     pub fn load(self, choice: ModelChoice, options: LoadOptions) {
+        // Loading from this call on, not from when the task first runs: a
+        // caller that waits for the state must not see the previous one.
+        let file = match &choice {
+            ModelChoice::Url(url) => absolute(url),
+            ModelChoice::File(file) => file.name(),
+        };
+        self.state.set(ModelState::Loading { file, stage: LoadStage::Download, done: 0, total: 0 });
         spawn_local(async move {
             let (file, source, bytes) = match choice {
                 ModelChoice::Url(url) => {

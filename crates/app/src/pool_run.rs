@@ -285,7 +285,9 @@ fn generation(
 
 /// Loads the default local model if none is ready, and waits for it.
 async fn ensure_local_model(model: LocalModel) -> Result<(), String> {
-    if !matches!(model.state.get_untracked(), ModelState::Ready { .. }) {
+    // A load already under way (started in Settings) is waited for, not
+    // started again.
+    if matches!(model.state.get_untracked(), ModelState::NotLoaded | ModelState::Failed { .. }) {
         model.load(ModelChoice::Url(DEFAULT_MODEL_URL.to_owned()), Default::default());
     }
     loop {
