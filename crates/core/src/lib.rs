@@ -14,6 +14,8 @@
 //!   [`record::HumanRating`]s people gave;
 //! - [`tasks`] renders the prompts sent to models (text generation, EvolQuality,
 //!   UltraFeedback) and parses what comes back;
+//! - [`contribute`] is the rating session the page drives key by key, and
+//!   [`record::assemble_records`] puts stored ratings back into records;
 //! - [`export`] turns records into the DIBT raw, TRL KTO and TRL DPO tables and
 //!   writes the dataset card, [`agreement`] measures how much annotators agree;
 //! - [`write`](mod@write) serializes a [`table::Table`] as JSONL or Parquet.
@@ -26,6 +28,7 @@
 pub mod agreement;
 pub mod bench;
 pub mod chat;
+pub mod contribute;
 mod error;
 pub mod export;
 pub mod pool_plan;

@@ -317,9 +317,23 @@ pub enum RatingValue {
 }
 
 impl RatingValue {
+    /// The generations the answer is about, in the order they were shown.
+    pub fn generation_ids(&self) -> Vec<&str> {
+        match self {
+            RatingValue::KtoThumbs { generation_id, .. }
+            | RatingValue::Likert { generation_id, .. } => {
+                vec![generation_id.as_str()]
+            }
+            RatingValue::Pairwise { a, b, .. } => vec![a.as_str(), b.as_str()],
+            RatingValue::Ranking { generation_ids } => {
+                generation_ids.iter().map(String::as_str).collect()
+            }
+        }
+    }
+
     /// What the answer is about, the same for the same question whatever the
     /// order the generations were shown in.
-    fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         match self {
             RatingValue::KtoThumbs { generation_id, .. } => format!("kto_thumbs:{generation_id}"),
             RatingValue::Likert { generation_id, .. } => format!("likert:{generation_id}"),
@@ -349,6 +363,82 @@ pub struct HumanRating {
     pub created_at_ms: u64,
 }
 
+impl HumanRating {
+    /// A stable id: SHA-256 over the annotator and what the question is
+    /// about (not the answer, not the time).
+    ///
+    /// One person has one answer in force per question, so a store keyed by
+    /// this id keeps that answer once however often it is written (a retry
+    /// after a reload), and a changed mind replaces the old answer.
+    pub fn id(&self) -> String {
+        rating_id(&self.annotator, &self.value)
+    }
+}
+
+/// The [`HumanRating::id`] of `annotator`'s answer of this kind about these
+/// generations (the answer itself does not count).
+pub fn rating_id(annotator: &str, value: &RatingValue) -> String {
+    sha256_hex(&[annotator.as_bytes(), value.subject().as_bytes()])
+}
+
+/// Records put together from what a store keeps apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assembled {
+    /// One record per prompt, in the prompts' order.
+    pub records: Vec<Record>,
+    /// Generations whose prompt id names none of the prompts; left out.
+    pub orphan_generations: usize,
+    /// Ratings about no generation of any record; left out.
+    pub orphan_ratings: usize,
+}
+
+/// Puts prompts, generations (each with its prompt's id) and ratings back
+/// together as the [`Record`]s the exports read.
+///
+/// Generations keep the order they come in; a rating joins the record of the
+/// first generation it names. What belongs to no prompt is counted, not
+/// silently dropped, so the page can say so.
+pub fn assemble_records(
+    prompts: impl IntoIterator<Item = Prompt>,
+    generations: impl IntoIterator<Item = (String, Generation)>,
+    ratings: impl IntoIterator<Item = HumanRating>,
+) -> Assembled {
+    let mut records: Vec<Record> = prompts.into_iter().map(Record::new).collect();
+    let by_prompt: HashMap<String, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(index, record)| (record.prompt.id.clone(), index))
+        .collect();
+    let mut by_generation: HashMap<String, usize> = HashMap::new();
+    let mut orphan_generations = 0;
+    for (prompt_id, generation) in generations {
+        match by_prompt.get(&prompt_id) {
+            Some(&index) => {
+                by_generation.insert(generation.id.clone(), index);
+                records[index].generations.push(generation);
+            }
+            None => orphan_generations += 1,
+        }
+    }
+    let mut orphan_ratings = 0;
+    for rating in ratings {
+        let home = rating
+            .value
+            .generation_ids()
+            .into_iter()
+            .find_map(|id| by_generation.get(id).copied());
+        match home {
+            Some(index) => records[index].ratings.push(rating),
+            None => orphan_ratings += 1,
+        }
+    }
+    Assembled {
+        records,
+        orphan_generations,
+        orphan_ratings,
+    }
+}
+
 /// A prompt with everything attached to it: the unit stored and exported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -367,7 +457,11 @@ pub struct Record {
 impl Record {
     /// Each generation's index, by generation id.
     pub fn generation_positions(&self) -> HashMap<&str, usize> {
-        self.generations.iter().enumerate().map(|(index, generation)| (generation.id.as_str(), index)).collect()
+        self.generations
+            .iter()
+            .enumerate()
+            .map(|(index, generation)| (generation.id.as_str(), index))
+            .collect()
     }
 
     /// A record for a prompt, with nothing attached yet.
@@ -573,6 +667,71 @@ mod tests {
         ];
         assert_eq!(record.current_ratings().len(), 1);
         assert_eq!(record.current_ratings()[0].created_at_ms, 2);
+    }
+
+    #[test]
+    fn a_rating_id_names_the_question_not_the_answer() {
+        let record = sample();
+        let rating = &record.ratings[0];
+        let mut changed_mind = rating.clone();
+        changed_mind.value = RatingValue::KtoThumbs {
+            generation_id: record.generations[0].id.clone(),
+            up: false,
+        };
+        changed_mind.created_at_ms += 1000;
+        assert_eq!(changed_mind.id(), rating.id());
+        let mut someone_else = rating.clone();
+        someone_else.annotator = "bob".into();
+        assert_ne!(someone_else.id(), rating.id());
+        // The same generations asked about on another scale is another question.
+        let likert = RatingValue::Likert {
+            generation_id: record.generations[0].id.clone(),
+            score: 4,
+        };
+        assert_ne!(rating_id("ann", &likert), rating.id());
+        // A vs B is one question whichever side each was shown on.
+        let ab = RatingValue::Pairwise {
+            a: "x".into(),
+            b: "y".into(),
+            verdict: Verdict::A,
+        };
+        let ba = RatingValue::Pairwise {
+            a: "y".into(),
+            b: "x".into(),
+            verdict: Verdict::Tie,
+        };
+        assert_eq!(rating_id("ann", &ab), rating_id("ann", &ba));
+        assert_eq!(ab.generation_ids(), ["x", "y"]);
+    }
+
+    #[test]
+    fn assembling_puts_generations_and_ratings_under_their_prompts() {
+        let original = sample();
+        let mut second = Record::new(Prompt::new("Name a colour."));
+        let mut blue = original.generations[0].clone();
+        blue.text = "Blue".into();
+        blue.id = blue.compute_id(&second.prompt.id);
+        second.generations.push(blue.clone());
+        let mut stray = blue.clone();
+        stray.id = "stray".into();
+        let mut orphan = original.ratings[0].clone();
+        orphan.value = RatingValue::KtoThumbs {
+            generation_id: "nowhere".into(),
+            up: true,
+        };
+
+        let assembled = assemble_records(
+            [original.prompt.clone(), second.prompt.clone()],
+            [
+                (second.prompt.id.clone(), blue),
+                (original.prompt.id.clone(), original.generations[0].clone()),
+                ("unknown prompt".to_string(), stray),
+            ],
+            original.ratings.iter().cloned().chain([orphan]),
+        );
+        assert_eq!(assembled.records, vec![original, second]);
+        assert_eq!(assembled.orphan_generations, 1);
+        assert_eq!(assembled.orphan_ratings, 1);
     }
 
     #[test]
