@@ -33,10 +33,12 @@ fn report(slot: RwSignal<Option<String>>, outcome: Result<(), String>) {
 fn PromptsPanel() -> impl IntoView {
     let project = expect_context::<Project>();
     let problem = RwSignal::new(None::<String>);
+    let note = RwSignal::new(None::<String>);
     let pasted = RwSignal::new(String::new());
     let source = RwSignal::new(None::<SourceTable>);
-    let column = RwSignal::new(0usize);
+    let columns = FileColumns { prompt: RwSignal::new(0), completion: RwSignal::new(None), model: RwSignal::new(None) };
     let picked = NodeRef::<leptos::html::Input>::new();
+    let dragging = RwSignal::new(false);
 
     let replace = move |prompts: Vec<Prompt>| spawn_local(async move { report(problem, project::save_prompts(project, prompts).await) });
     let use_demo = move |_| replace(DEMO_PROMPTS.iter().map(|text| Prompt::new(*text)).collect());
@@ -51,8 +53,7 @@ fn PromptsPanel() -> impl IntoView {
         pasted.set(String::new());
         replace(prompts);
     };
-    let read_file = move |_| {
-        let Some(file) = picked.get_untracked().and_then(|input| input.files()).and_then(|files| files.get(0)) else { return };
+    let read_file = move |file: web_sys::File| {
         spawn_local(async move {
             let name = file.name();
             let bytes = match JsFuture::from(file.array_buffer()).await {
@@ -61,12 +62,11 @@ fn PromptsPanel() -> impl IntoView {
             };
             match read_source(&bytes, &name, None) {
                 Ok(table) => {
-                    let suggested = table
-                        .suggest_mapping()
-                        .ok()
-                        .and_then(|mapping| table.columns().iter().position(|c| c.name == mapping.prompt))
-                        .unwrap_or(0);
-                    column.set(suggested);
+                    let position = |name: Option<&str>| name.and_then(|name| table.columns().iter().position(|c| c.name == name));
+                    let suggested = table.suggest_mapping().ok();
+                    columns.prompt.set(position(suggested.as_ref().map(|mapping| mapping.prompt.as_str())).unwrap_or(0));
+                    columns.completion.set(position(table.suggest_completion_column()));
+                    columns.model.set(position(table.suggest_model_column()));
                     source.set(Some(table));
                     problem.set(None);
                 }
@@ -77,21 +77,57 @@ fn PromptsPanel() -> impl IntoView {
             }
         });
     };
+    let on_pick = move |_| {
+        if let Some(file) = picked.get_untracked().and_then(|input| input.files()).and_then(|files| files.get(0)) {
+            read_file(file);
+        }
+    };
+    let on_drop = move |event: leptos::ev::DragEvent| {
+        event.prevent_default();
+        dragging.set(false);
+        if let Some(file) = event.data_transfer().and_then(|transfer| transfer.files()).and_then(|files| files.get(0)) {
+            read_file(file);
+        }
+    };
     let take_file = move |_| {
         let Some(table) = source.get_untracked() else { return };
-        let Some(name) = table.columns().get(column.get_untracked()).map(|c| c.name.clone()) else { return };
-        match table.prompts(&ColumnMapping::prompt(&name)) {
-            Ok(imported) => {
-                let mut prompts = project.prompts.get_untracked();
-                for prompt in imported.prompts {
-                    if !prompts.iter().any(|existing| existing.id == prompt.id) {
-                        prompts.push(prompt);
+        let name = |index: usize| table.columns().get(index).map(|c| c.name.clone());
+        let Some(prompt_column) = name(columns.prompt.get_untracked()) else { return };
+        let mapping = ColumnMapping::prompt(&prompt_column);
+        match columns.completion.get_untracked().and_then(name) {
+            Some(completion) => {
+                let model = columns.model.get_untracked().and_then(name);
+                match table.completions(&mapping, &completion, model.as_deref(), js_sys::Date::now() as u64) {
+                    Ok(imported) => {
+                        let dropped = imported.empty_dropped + imported.duplicates_dropped;
+                        let count = imported.generations.len();
+                        source.set(None);
+                        spawn_local(async move {
+                            let saved = project::save_imported(project, imported.prompts, imported.generations).await;
+                            if saved.is_ok() {
+                                note.set(Some(format!("{count} completions added to rate in Contribute{}.", skipped(dropped))));
+                            }
+                            report(problem, saved);
+                        });
                     }
+                    Err(error) => problem.set(Some(error.to_string())),
                 }
-                source.set(None);
-                replace(prompts);
             }
-            Err(error) => problem.set(Some(error.to_string())),
+            None => match table.prompts(&mapping) {
+                Ok(imported) => {
+                    let dropped = imported.empty_dropped + imported.duplicates_dropped;
+                    let mut prompts = project.prompts.get_untracked();
+                    for prompt in imported.prompts {
+                        if !prompts.iter().any(|existing| existing.id == prompt.id) {
+                            prompts.push(prompt);
+                        }
+                    }
+                    note.set((dropped > 0).then(|| format!("Prompts added{}.", skipped(dropped))));
+                    source.set(None);
+                    replace(prompts);
+                }
+                Err(error) => problem.set(Some(error.to_string())),
+            },
         }
     };
 
@@ -110,40 +146,78 @@ fn PromptsPanel() -> impl IntoView {
             <div class="buttons">
                 <button type="button" data-testid="add-pasted" on:click=add_pasted>"Add pasted prompts"</button>
             </div>
-            <label>
-                "Or a file: JSONL, JSON, CSV, TSV, Parquet or text"
-                <input type="file" data-testid="prompt-file" node_ref=picked on:change=read_file
-                    accept=".jsonl,.json,.csv,.tsv,.parquet,.txt" />
-            </label>
-            {move || source.get().map(|table| view! { <FilePreview table column /> <div class="buttons"><button type="button" data-testid="use-file" on:click=take_file>"Use this column"</button></div> })}
+            <div class="drop-zone" data-testid="drop-zone" class:dragging=dragging
+                on:dragover=move |event: leptos::ev::DragEvent| { event.prevent_default(); dragging.set(true); }
+                on:dragleave=move |_| dragging.set(false)
+                on:drop=on_drop>
+                <label>
+                    "Or drop a file here, or pick one: JSONL, JSON, CSV, TSV, Parquet or text"
+                    <input type="file" data-testid="prompt-file" node_ref=picked on:change=on_pick
+                        accept=".jsonl,.json,.csv,.tsv,.parquet,.txt" />
+                </label>
+            </div>
+            {move || source.get().map(|table| view! {
+                <FilePreview table columns />
+                <div class="buttons"><button type="button" data-testid="use-file" on:click=take_file>"Use this file"</button></div>
+            })}
             {move || problem.get().map(|message| view! { <p class="error" role="alert" data-testid="prompts-error">{message}</p> })}
+            {move || note.get().map(|message| view! { <p role="status" data-testid="prompts-note">{message}</p> })}
             <p data-testid="prompt-count">{move || format!("{} prompts", project.prompts.with(Vec::len))}</p>
             <ol class="prompt-list">
-                {move || project.prompts.get().into_iter().take(10).map(|prompt| view! { <li>{prompt.text}</li> }).collect_view()}
+                {move || project.prompts.with(|prompts| prompts.iter().take(10).map(|prompt| view! { <li>{prompt.text.clone()}</li> }).collect_view())}
             </ol>
         </section>
     }
 }
 
+fn skipped(dropped: usize) -> String {
+    if dropped == 0 { String::new() } else { format!("; {dropped} empty or repeated rows skipped") }
+}
+
+/// The columns chosen in a file just read.
+#[derive(Clone, Copy)]
+struct FileColumns {
+    prompt: RwSignal<usize>,
+    /// Completions to rate as they are, if the file has them.
+    completion: RwSignal<Option<usize>>,
+    /// The model of each completion.
+    model: RwSignal<Option<usize>>,
+}
+
 /// The columns of a file just read, the chosen one's first rows.
 #[component]
-fn FilePreview(table: SourceTable, column: RwSignal<usize>) -> impl IntoView {
+fn FilePreview(table: SourceTable, columns: FileColumns) -> impl IntoView {
     let names: Vec<String> = table.columns().iter().map(|c| c.name.clone()).collect();
     let rows = table.len();
     let preview = move || {
-        let index = column.get();
+        let index = columns.prompt.get();
         (0..rows.min(5)).map(|row| view! { <li>{{ let cell = table.cell(row, index); cell.as_str().map(str::to_owned).unwrap_or_else(|| cell.describe()) }}</li> }).collect_view()
+    };
+    let optional_select = move |label: &'static str, testid: &'static str, signal: RwSignal<Option<usize>>, names: Vec<String>| {
+        view! {
+            <label>
+                {label}
+                <select data-testid=testid on:change=move |event| signal.set(event_target_value(&event).parse().ok())>
+                    <option value="none" selected=move || signal.get().is_none()>"none"</option>
+                    {names.into_iter().enumerate().map(|(index, name)| view! {
+                        <option value=index.to_string() selected=move || signal.get() == Some(index)>{name}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+        }
     };
     view! {
         <label>
             "Prompt column"
-            <select data-testid="prompt-column" on:change=move |event| column.set(event_target_value(&event).parse().unwrap_or(0))>
-                {names.into_iter().enumerate().map(|(index, name)| view! {
-                    <option value=index.to_string() selected=move || column.get() == index>{name}</option>
+            <select data-testid="prompt-column" on:change=move |event| columns.prompt.set(event_target_value(&event).parse().unwrap_or(0))>
+                {names.clone().into_iter().enumerate().map(|(index, name)| view! {
+                    <option value=index.to_string() selected=move || columns.prompt.get() == index>{name}</option>
                 }).collect_view()}
             </select>
         </label>
-        <p class="hint">{format!("{rows} rows; the first ones:")}</p>
+        {optional_select("Completions to rate as they are (optional)", "completion-column", columns.completion, names.clone())}
+        {move || columns.completion.get().is_some().then(|| optional_select("Model column (optional)", "model-column", columns.model, names.clone()))}
+        <p class="hint">{format!("{rows} rows; the first prompts:")}</p>
         <ul class="preview" data-testid="prompt-preview">{preview}</ul>
     }
 }
@@ -153,16 +227,29 @@ fn PoolPanel() -> impl IntoView {
     let project = expect_context::<Project>();
     let model = expect_context::<LocalModel>();
     let problem = RwSignal::new(None::<String>);
-    let endpoints = LocalResource::new(|| crate::endpoints::load_endpoints());
+    let endpoints = LocalResource::new(crate::endpoints::load_endpoints);
     let choice = RwSignal::new("local".to_owned());
     let system = RwSignal::new(String::new());
     let temperature = RwSignal::new("0.7".to_owned());
     let top_p = RwSignal::new("0.9".to_owned());
     let max_tokens = RwSignal::new("128".to_owned());
     let samples = RwSignal::new("1".to_owned());
+    // One pool change at a time: each starts from the stored pool, so a
+    // second click before the first is saved would otherwise drop one.
+    let saving = RwSignal::new(false);
+    let save = move |pool: Vec<PoolEntry>| {
+        saving.set(true);
+        spawn_local(async move {
+            report(problem, project::save_pool(project, pool).await);
+            saving.set(false);
+        });
+    };
 
     let add = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        if saving.get_untracked() {
+            return;
+        }
         let number = |signal: RwSignal<String>, name: &str| -> Result<f64, String> {
             signal.get_untracked().trim().parse::<f64>().map_err(|_| format!("{name} must be a number"))
         };
@@ -191,15 +278,18 @@ fn PoolPanel() -> impl IntoView {
             Ok(entry) => {
                 let mut pool = project.pool.get_untracked();
                 pool.push(entry);
-                spawn_local(async move { report(problem, project::save_pool(project, pool).await) });
+                save(pool);
             }
             Err(message) => problem.set(Some(message)),
         }
     };
     let remove = move |index: usize| {
+        if saving.get_untracked() {
+            return;
+        }
         let mut pool = project.pool.get_untracked();
         pool.remove(index);
-        spawn_local(async move { report(problem, project::save_pool(project, pool).await) });
+        save(pool);
     };
     let local_name = move || match model.state.get() {
         ModelState::Ready { info, .. } => format!("local: {}", info.name),
@@ -234,7 +324,7 @@ fn PoolPanel() -> impl IntoView {
                 <label>"Max tokens"<input data-testid="pool-max-tokens" inputmode="numeric" prop:value=max_tokens on:input=move |e| max_tokens.set(event_target_value(&e)) /></label>
                 <label>"Generations per prompt"<input data-testid="pool-samples" inputmode="numeric" prop:value=samples on:input=move |e| samples.set(event_target_value(&e)) /></label>
                 <label>"System prompt (optional)"<input data-testid="pool-system" prop:value=system on:input=move |e| system.set(event_target_value(&e)) /></label>
-                <div class="buttons"><button type="submit" data-testid="pool-add">"Add to pool"</button></div>
+                <div class="buttons"><button type="submit" data-testid="pool-add" disabled=move || saving.get()>"Add to pool"</button></div>
             </form>
             {move || problem.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </section>
@@ -279,7 +369,11 @@ fn RunPanel() -> impl IntoView {
     }
 }
 
-/// Every planned item with its prompt, model and completion or failure.
+/// How many rows the results table shows.
+const RESULT_ROWS_SHOWN: usize = 200;
+
+/// The planned items with their prompt, model and completion or failure
+/// (the first [`RESULT_ROWS_SHOWN`]).
 #[component]
 fn ResultsTable(retry: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
     let project = expect_context::<Project>();
@@ -290,6 +384,9 @@ fn ResultsTable(retry: impl Fn(String) + Copy + Send + Sync + 'static) -> impl I
         let items = project.items.get();
         prefab_core::pool_plan::plan(&prompts, &pool, |_| false)
             .into_iter()
+            // A big run would redraw thousands of rows on every finished
+            // item; the first ones, and the counts above, are what matters.
+            .take(RESULT_ROWS_SHOWN)
             .map(|item| {
                 let key = item.key.clone();
                 let live_key = key.clone();

@@ -1,110 +1,45 @@
 //! Contribute: rate completions, keyboard first.
 //!
+//! The page drives [`prefab_core::contribute::Session`], which holds the
+//! queue, the draft answer, skips and undo: a key becomes an action, and an
+//! action that changes a rating comes back as a write. The write goes to
+//! IndexedDB (transaction complete, strict durability) and only then is the
+//! session told, so the next item appears after the rating is on disk.
+//!
 //! The project chooses the question: 👍/👎 on one completion (KTO), A versus
-//! B (DPO; sides drawn at random, reproducibly), or 1 to 5. Keys select an
-//! answer and Enter submits; y/n and ↑/↓ are thumbs, 1–4 (or a, b, t) the
-//! A/B answers, 1–5 the scale; s skips, Backspace or z undoes the last
-//! rating, ← and → move. A rating is written to IndexedDB (transaction
-//! complete) before the next item appears.
+//! B (DPO; sides drawn at random, reproducibly), 1 to 5, or a ranking of all
+//! of a prompt's completions. Every control also has a button, for phones.
 //!
 //! Prompts, completions and guidelines are shown as text, never as HTML.
+
+use std::collections::HashMap;
 
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use prefab_core::prng::SplitMix64;
-use prefab_core::record::{Generation, HumanRating, RatingValue, Verdict};
+use prefab_core::contribute::{action_for_key, Action, Draft, Item, RatingChange, RatingMode, Session, SessionOptions, Step, Target};
+use prefab_core::record::{HumanRating, RatingValue, Verdict};
 
-use crate::project::{self, rating_id, Project, RatingMode};
+use crate::project::{self, Project};
 
-/// Who rates in this browser until they sign in.
-pub const LOCAL_ANNOTATOR: &str = "local";
+/// The seed for A/B sides and ranking order: one per project, so every
+/// annotator sees the same screens.
+const PROJECT_SEED: u64 = 7;
 
-/// One question to answer.
+/// The texts an item shows, by id.
+#[derive(Default)]
+struct Texts {
+    prompts: HashMap<String, String>,
+    generations: HashMap<String, String>,
+}
+
+/// The item on screen, with what it needs to be drawn.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Task {
-    /// One completion of a prompt.
-    Single { prompt: String, generation: Generation },
-    /// Two completions of a prompt, as shown (A, B).
-    Pair { prompt: String, a: Generation, b: Generation },
-}
-
-impl Task {
-    /// The rating this answer makes.
-    fn rating(&self, answer: Answer) -> Option<HumanRating> {
-        let value = match (self, answer) {
-            (Task::Single { generation, .. }, Answer::Thumbs(up)) => RatingValue::KtoThumbs { generation_id: generation.id.clone(), up },
-            (Task::Single { generation, .. }, Answer::Score(score)) => RatingValue::Likert { generation_id: generation.id.clone(), score },
-            (Task::Pair { a, b, .. }, Answer::Verdict(verdict)) => RatingValue::Pairwise { a: a.id.clone(), b: b.id.clone(), verdict },
-            _ => return None,
-        };
-        Some(HumanRating {
-            annotator: LOCAL_ANNOTATOR.to_owned(),
-            question: String::new(),
-            value,
-            created_at_ms: js_sys::Date::now() as u64,
-        })
-    }
-
-    /// The id the rating of this task gets, whatever the answer.
-    fn rating_id(&self, mode: RatingMode) -> String {
-        let answer = match mode {
-            RatingMode::Likert => Answer::Score(3),
-            RatingMode::Pairwise => Answer::Verdict(Verdict::Tie),
-            _ => Answer::Thumbs(true),
-        };
-        self.rating(answer).map(|rating| rating_id(&rating)).unwrap_or_default()
-    }
-}
-
-/// A selected answer, not yet submitted.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Answer {
-    /// 👍 (`true`) or 👎.
-    Thumbs(bool),
-    /// A versus B.
-    Verdict(Verdict),
-    /// 1 to 5.
-    Score(u8),
-}
-
-/// The questions of the project's finished generations for `mode`, in
-/// prompt order.
-pub fn tasks(project: &Project, mode: RatingMode) -> Vec<Task> {
-    let records = project.records();
-    let mut tasks = Vec::new();
-    for record in records {
-        let prompt = record.prompt.text.clone();
-        match mode {
-            RatingMode::Pairwise => {
-                for pair in record.generations.chunks(2) {
-                    if let [first, second] = pair {
-                        // Which side each is shown on is drawn per pair, so
-                        // position bias cancels out yet a reload shows the same.
-                        let swap = SplitMix64::for_key(7, &format!("{}{}", first.id, second.id)).below(2) == 1;
-                        let (a, b) = if swap { (second.clone(), first.clone()) } else { (first.clone(), second.clone()) };
-                        tasks.push(Task::Pair { prompt: prompt.clone(), a, b });
-                    }
-                }
-            }
-            _ => tasks.extend(record.generations.into_iter().map(|generation| Task::Single { prompt: prompt.clone(), generation })),
-        }
-    }
-    tasks
-}
-
-/// What a key means in `mode`, or `None`.
-pub fn answer_for_key(mode: RatingMode, key: &str) -> Option<Answer> {
-    match (mode, key) {
-        (RatingMode::Thumbs | RatingMode::Ranking, "y" | "ArrowUp" | "1") => Some(Answer::Thumbs(true)),
-        (RatingMode::Thumbs | RatingMode::Ranking, "n" | "ArrowDown" | "2") => Some(Answer::Thumbs(false)),
-        (RatingMode::Pairwise, "1" | "a") => Some(Answer::Verdict(Verdict::A)),
-        (RatingMode::Pairwise, "2" | "b") => Some(Answer::Verdict(Verdict::B)),
-        (RatingMode::Pairwise, "3" | "t") => Some(Answer::Verdict(Verdict::Tie)),
-        (RatingMode::Pairwise, "4" | "x") => Some(Answer::Verdict(Verdict::BothBad)),
-        (RatingMode::Likert, "1" | "2" | "3" | "4" | "5") => key.parse().ok().map(Answer::Score),
-        _ => None,
-    }
+struct Shown {
+    index: usize,
+    item: Item,
+    prompt: String,
+    completions: Vec<(String, String)>,
 }
 
 /// The Contribute place.
@@ -112,113 +47,153 @@ pub fn answer_for_key(mode: RatingMode, key: &str) -> Option<Answer> {
 pub fn Contribute() -> impl IntoView {
     let project = expect_context::<Project>();
     let mode = project.rating_mode;
-    let position = RwSignal::new(0usize);
-    let selected = RwSignal::new(None::<Answer>);
-    let saving = RwSignal::new(false);
+    let session = StoredValue::new(None::<Session>);
+    let texts = StoredValue::new(Texts::default());
+    // Bumped whenever the session changes: what is drawn reads it.
+    let tick = RwSignal::new(0u64);
     let problem = RwSignal::new(None::<String>);
-    // Ratings made here, newest last, for undo.
-    let history = StoredValue::new(Vec::<(usize, String)>::new());
-    let all = Memo::new(move |_| {
-        project.items.track();
-        project.loaded.track();
-        tasks(&project, mode.get())
+    let hint = RwSignal::new(None::<String>);
+    let saving = RwSignal::new(false);
+
+    // The session is rebuilt when the finished generations, the question or
+    // the annotator change (not on each rating: the session keeps those).
+    let done_count = Memo::new(move |_| {
+        project.items.with(|items| items.values().filter(|state| matches!(state, project::ItemState::Done { .. })).count())
     });
-    // Each task's rating id, hashed once per task list rather than on
-    // every keypress and every progress count.
-    let rating_ids = Memo::new(move |_| all.with(|tasks| tasks.iter().map(|task| task.rating_id(mode.get())).collect::<Vec<_>>()));
-    let first_unrated_from = move |from: usize| {
-        rating_ids.with_untracked(|ids| {
-            project.ratings.with_untracked(|ratings| {
-                (from..ids.len()).chain(0..from).find(|&i| !ratings.contains_key(&ids[i])).unwrap_or(ids.len())
-            })
-        })
+    let rebuild = move || {
+        let records = project.records();
+        let options = SessionOptions {
+            mode: mode.get_untracked(),
+            annotator: project.annotator.get_untracked(),
+            question: mode.get_untracked().default_question().to_owned(),
+            seed: PROJECT_SEED,
+        };
+        let existing: Vec<HumanRating> = project.ratings.with_untracked(|ratings| ratings.values().cloned().collect());
+        texts.set_value(Texts {
+            prompts: records.iter().map(|record| (record.prompt.id.clone(), record.prompt.text.clone())).collect(),
+            generations: records
+                .iter()
+                .flat_map(|record| record.generations.iter().map(|generation| (generation.id.clone(), generation.text.clone())))
+                .collect(),
+        });
+        match Session::new(options, records.iter().map(Target::from), existing) {
+            Ok(built) => {
+                session.set_value(Some(built));
+                problem.set(None);
+            }
+            Err(error) => {
+                session.set_value(None);
+                problem.set(Some(error.to_string()));
+            }
+        }
+        tick.update(|tick| *tick += 1);
     };
-    // Start at the first task not rated yet once the project is read.
     Effect::new(move |_| {
         if project.loaded.get() {
-            all.track();
-            position.set(first_unrated_from(0));
+            done_count.track();
+            mode.track();
+            project.annotator.track();
+            rebuild();
         }
     });
-    let current = move || all.with(|tasks| tasks.get(position.get()).cloned());
 
-    let submit = move || {
-        let (Some(task), Some(answer)) = (current(), selected.get_untracked()) else { return };
-        let Some(rating) = task.rating(answer) else { return };
-        if saving.get_untracked() {
-            return;
-        }
-        saving.set(true);
-        let index = position.get_untracked();
-        let id = rating_id(&rating);
-        spawn_local(async move {
-            match project::save_rating(project, rating).await {
-                Ok(()) => {
-                    history.update_value(|history| history.push((index, id)));
-                    selected.set(None);
-                    problem.set(None);
-                    position.set(first_unrated_from(index + 1));
-                }
-                Err(message) => problem.set(Some(format!("The rating was not saved: {message}"))),
+    let shown = Memo::new(move |_| {
+        tick.track();
+        let view = session.with_value(|session| {
+            session.as_ref().and_then(|session| session.current()).map(|view| (view.index, view.item.clone()))
+        })?;
+        let (index, item) = view;
+        Some(texts.with_value(|texts| Shown {
+            index,
+            prompt: texts.prompts.get(&item.prompt_id).cloned().unwrap_or_default(),
+            completions: item
+                .shown
+                .iter()
+                .map(|id| (id.clone(), texts.generations.get(id).cloned().unwrap_or_default()))
+                .collect(),
+            item,
+        }))
+    });
+    // The draft, else the saved answer, of the item on screen.
+    let choice = Memo::new(move |_| {
+        tick.track();
+        session.with_value(|session| {
+            let view = session.as_ref()?.current()?;
+            view.draft.cloned().map(Choice::Draft).or_else(|| view.answer.map(|rating| Choice::Saved(rating.value.clone())))
+        })
+    });
+    let progress = Memo::new(move |_| {
+        tick.track();
+        session.with_value(|session| session.as_ref().map(Session::progress))
+    });
+
+    let act = move |action: Action| {
+        let step = session.try_update_value(|session| session.as_mut().map(|session| session.apply(action, js_sys::Date::now() as u64)));
+        let Some(Some(step)) = step else { return };
+        match step {
+            Step::Changed => hint.set(None),
+            Step::Ignored(reason) => hint.set(Some(reason.to_string())),
+            Step::Write(write) => {
+                hint.set(None);
+                saving.set(true);
+                let change = write.change().clone();
+                spawn_local(async move {
+                    let stored = match change {
+                        RatingChange::Save { rating, .. } => project::save_rating(project, rating).await,
+                        RatingChange::Delete { rating_id, .. } => project::delete_rating(project, rating_id).await,
+                    };
+                    let outcome = session.try_update_value(|session| {
+                        let session = session.as_mut()?;
+                        Some(if stored.is_ok() { session.complete(write) } else { session.abandon(write) })
+                    });
+                    saving.set(false);
+                    match stored {
+                        Ok(()) => problem.set(None),
+                        Err(message) => problem.set(Some(format!("The rating was not saved: {message}. Press Enter to try again."))),
+                    }
+                    // The session was rebuilt while writing: the stored
+                    // ratings now include this one, so build it again.
+                    if !matches!(outcome, Some(Some(Ok(())))) {
+                        rebuild();
+                    }
+                    tick.update(|tick| *tick += 1);
+                });
             }
-            saving.set(false);
-        });
-    };
-    let undo = move || {
-        let Some((index, id)) = history.try_update_value(|history| history.pop()).flatten() else { return };
-        spawn_local(async move {
-            match project::delete_rating(project, id).await {
-                Ok(()) => {
-                    selected.set(None);
-                    position.set(index);
-                }
-                Err(message) => problem.set(Some(format!("The rating was not undone: {message}"))),
-            }
-        });
-    };
-    let total = move || all.with(Vec::len);
-    let move_by = move |step: isize| {
-        let next = position.get_untracked() as isize + step;
-        if next >= 0 && (next as usize) < total() {
-            position.set(next as usize);
-            selected.set(None);
         }
+        tick.update(|tick| *tick += 1);
     };
+
     let on_key = window_event_listener(ev::keydown, move |event| {
         // Typing in a field is not rating.
         let typing = event
             .target()
             .and_then(|target| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(target).ok())
             .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
-        if typing || event.ctrl_key() || event.meta_key() || event.alt_key() {
+        if typing || event.ctrl_key() || event.meta_key() || event.alt_key() || event.repeat() {
             return;
         }
-        let key = event.key();
-        if let Some(answer) = answer_for_key(mode.get_untracked(), &key) {
+        // Enter on a focused button is that button's click.
+        if event.key() == "Enter"
+            && event
+                .target()
+                .and_then(|target| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(target).ok())
+                .is_some_and(|element| element.tag_name() == "BUTTON")
+        {
+            return;
+        }
+        if let Some(action) = action_for_key(mode.get_untracked(), &event.key()) {
             event.prevent_default();
-            selected.set(Some(answer));
-            return;
+            act(action);
         }
-        match key.as_str() {
-            "Enter" => submit(),
-            "Backspace" | "z" => undo(),
-            "s" => move_by(1),
-            "ArrowRight" => move_by(1),
-            "ArrowLeft" => move_by(-1),
-            _ => return,
-        }
-        event.prevent_default();
     });
     on_cleanup(move || on_key.remove());
 
-    let rated_count = move || {
-        rating_ids.with(|ids| project.ratings.with(|ratings| ids.iter().filter(|id| ratings.contains_key(*id)).count()))
-    };
     let set_mode = move |event: ev::Event| {
         let mode = match event_target_value(&event).as_str() {
             "pairwise" => RatingMode::Pairwise,
             "likert" => RatingMode::Likert,
-            _ => RatingMode::Thumbs,
+            "ranking" => RatingMode::Ranking,
+            _ => RatingMode::KtoThumbs,
         };
         spawn_local(async move {
             if let Err(message) = project::save_rating_mode(project, mode).await {
@@ -226,26 +201,65 @@ pub fn Contribute() -> impl IntoView {
             }
         });
     };
+    let set_annotator = move |event: ev::Event| {
+        let name = event_target_value(&event).trim().to_owned();
+        if name.is_empty() || name == project.annotator.get_untracked() {
+            return;
+        }
+        spawn_local(async move {
+            if let Err(message) = project::save_annotator(project, name).await {
+                problem.set(Some(message));
+            }
+        });
+    };
+    let total = move || progress.get().map_or(0, |progress| progress.total);
+    let rated = move || progress.get().map_or(0, |progress| progress.rated);
+    let mode_option = move |value: &'static str, label: &'static str, this: RatingMode| {
+        view! { <option value=value selected=move || mode.get() == this>{label}</option> }
+    };
 
     view! {
         <div class="contribute">
-            <label class="mode">
-                "Question"
-                <select data-testid="rating-mode" on:change=set_mode>
-                    <option value="thumbs" selected=move || mode.get() == RatingMode::Thumbs>"👍 / 👎 (KTO)"</option>
-                    <option value="pairwise" selected=move || mode.get() == RatingMode::Pairwise>"A vs B (DPO)"</option>
-                    <option value="likert" selected=move || mode.get() == RatingMode::Likert>"1 to 5"</option>
-                </select>
-            </label>
-            <p role="status" data-testid="rating-progress">{move || format!("{} of {} rated", rated_count(), total())}</p>
-            <progress aria-label="Rating progress" max=move || total().max(1) value=rated_count></progress>
+            <div class="contribute-settings">
+                <label>
+                    "Question"
+                    <select data-testid="rating-mode" on:change=set_mode>
+                        {mode_option("thumbs", "👍 / 👎 (KTO)", RatingMode::KtoThumbs)}
+                        {mode_option("pairwise", "A vs B (DPO)", RatingMode::Pairwise)}
+                        {mode_option("likert", "1 to 5", RatingMode::Likert)}
+                        {mode_option("ranking", "Ranking", RatingMode::Ranking)}
+                    </select>
+                </label>
+                <label>
+                    "Your name"
+                    <input data-testid="annotator" prop:value=move || project.annotator.get() on:change=set_annotator
+                        autocomplete="nickname" spellcheck="false" />
+                </label>
+            </div>
+            <p role="status" data-testid="rating-progress">{move || format!("{} of {} rated", rated(), total())}</p>
+            <progress aria-label="Rating progress" max=move || total().max(1) value=rated></progress>
+            {move || progress.get().filter(|progress| progress.skipped > 0).map(|progress| view! {
+                <p class="hint" data-testid="skipped">{format!("{} skipped: they come back when the rest are rated.", progress.skipped)}</p>
+            })}
             {move || problem.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
-            {move || match current() {
-                None if total() == 0 => view! { <p data-testid="rating-empty">"Nothing to rate yet: run the model pool in Build first."</p> }.into_any(),
-                None => view! { <p data-testid="rating-done">"All rated. Thank you! Download the dataset in Export."</p> }.into_any(),
-                Some(task) => view! { <TaskView task selected saving mode=mode.get() on_submit=submit /> }.into_any(),
+            {move || match shown.get() {
+                None if total() == 0 => view! { <p data-testid="rating-empty">{empty_text(mode.get())}</p> }.into_any(),
+                None => view! {
+                    <p data-testid="rating-done">"All rated. Thank you! Download the dataset in Export."</p>
+                    {move || session.with_value(|session| session.as_ref().is_some_and(|session| session.progress().skipped > 0)).then(|| view! {
+                        <button type="button" data-testid="revisit-skipped" on:click=move |_| {
+                            session.update_value(|session| if let Some(session) = session { session.revisit_skipped() });
+                            tick.update(|tick| *tick += 1);
+                        }>"Rate the skipped ones"</button>
+                    })}
+                }.into_any(),
+                Some(shown) => view! { <TaskView shown mode=mode.get_untracked() choice saving act /> }.into_any(),
             }}
-            <p class="hint keys">"Keys: y/n or ↑/↓ (thumbs) · 1–4 or a/b/t/x (A, B, tie, both bad) · 1–5 (scale) · Enter submit · Backspace or z undo · s skip · ←/→ move"</p>
+            {move || hint.get().map(|hint| view! { <p class="hint" role="status" data-testid="rating-hint">{hint}</p> })}
+            <p class="hint keys">
+                "Keys: "
+                {move || mode.get().key_hints().into_iter().map(|(keys, meaning)| view! { <span class="key-hint"><kbd>{keys}</kbd>" "{meaning}</span> }).collect_view()}
+            </p>
             <details class="guidelines" open>
                 <summary>"Guidelines"</summary>
                 <div data-testid="guidelines">{move || markdown(&project.guidelines.get())}</div>
@@ -254,62 +268,173 @@ pub fn Contribute() -> impl IntoView {
     }
 }
 
+fn empty_text(mode: RatingMode) -> &'static str {
+    match mode {
+        RatingMode::Pairwise | RatingMode::Ranking => "Nothing to rate yet: this question needs two or more completions of a prompt. Run the model pool in Build first.",
+        _ => "Nothing to rate yet: run the model pool in Build first.",
+    }
+}
+
+/// What the item on screen is marked with.
+#[derive(Clone, Debug, PartialEq)]
+enum Choice {
+    /// Chosen, not yet submitted.
+    Draft(Draft),
+    /// The answer already saved.
+    Saved(RatingValue),
+}
+
+impl Choice {
+    /// Whether the answer `action` gives is the one marked.
+    fn marks(&self, action: Action, shown: &[String]) -> bool {
+        match (self, action) {
+            (Choice::Draft(Draft::Thumbs(up)), Action::ThumbsUp) | (Choice::Saved(RatingValue::KtoThumbs { up, .. }), Action::ThumbsUp) => *up,
+            (Choice::Draft(Draft::Thumbs(up)), Action::ThumbsDown) | (Choice::Saved(RatingValue::KtoThumbs { up, .. }), Action::ThumbsDown) => !*up,
+            (Choice::Draft(Draft::Verdict(verdict)), Action::Number(number)) => verdict_number(*verdict) == number,
+            (Choice::Saved(RatingValue::Pairwise { a, verdict, .. }), Action::Number(number)) => {
+                // A saved verdict is about its own A, which is what is shown as A.
+                let verdict = match (verdict, shown.first() == Some(a)) {
+                    (Verdict::A, false) => Verdict::B,
+                    (Verdict::B, false) => Verdict::A,
+                    (verdict, _) => *verdict,
+                };
+                verdict_number(verdict) == number
+            }
+            (Choice::Draft(Draft::Score(score)), Action::Number(number)) | (Choice::Saved(RatingValue::Likert { score, .. }), Action::Number(number)) => {
+                *score == number
+            }
+            _ => false,
+        }
+    }
+
+    /// The rank (from 1) of the completion at `position`, in a ranking.
+    fn rank(&self, position: usize, shown: &[String]) -> Option<usize> {
+        match self {
+            Choice::Draft(Draft::Ranking(picks)) => {
+                let rank = picks.iter().position(|&pick| pick == position).map(|rank| rank + 1);
+                // The last one needs no key.
+                rank.or_else(|| (picks.len() + 1 == shown.len()).then_some(shown.len()))
+            }
+            Choice::Saved(RatingValue::Ranking { generation_ids }) => {
+                generation_ids.iter().position(|id| Some(id) == shown.get(position)).map(|rank| rank + 1)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn verdict_number(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::A => 1,
+        Verdict::B => 2,
+        Verdict::Tie => 3,
+        Verdict::BothBad => 4,
+    }
+}
+
+fn ordinal(rank: usize) -> String {
+    let suffix = match (rank % 10, rank % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{rank}{suffix}")
+}
+
 #[component]
 fn TaskView(
-    task: Task,
-    selected: RwSignal<Option<Answer>>,
-    saving: RwSignal<bool>,
+    shown: Shown,
     mode: RatingMode,
-    on_submit: impl Fn() + Copy + Send + Sync + 'static,
+    choice: Memo<Option<Choice>>,
+    saving: RwSignal<bool>,
+    act: impl Fn(Action) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let choice = move |answer: Answer, label: &'static str, key: &'static str| {
+    let ids: Vec<String> = shown.item.shown.clone();
+    let ids = StoredValue::new(ids);
+    let marked = move |action: Action| choice.with(|choice| choice.as_ref().is_some_and(|choice| ids.with_value(|ids| choice.marks(action, ids))));
+    let button = move |action: Action, label: String, key: &'static str| {
         view! {
-            <button type="button" class="choice-button" aria-pressed=move || (selected.get() == Some(answer)).to_string()
-                on:click=move |_| selected.set(Some(answer))>
+            <button type="button" class="choice-button" aria-pressed=move || marked(action).to_string() on:click=move |_| act(action)>
                 {label} <kbd>{key}</kbd>
             </button>
         }
     };
-    let (prompt, body) = match task {
-        Task::Single { prompt, generation } => (prompt, view! {
-            <article class="completion-card" data-testid="completion" data-generation=generation.id.clone()>
-                <h3>"Completion"</h3>
-                <p class="completion">{generation.text.clone()}</p>
-            </article>
-        }.into_any()),
-        Task::Pair { prompt, a, b } => (prompt, view! {
-            <div class="pair">
-                <article class="completion-card" data-testid="completion-a" data-generation=a.id.clone()>
-                    <h3>"A"</h3><p class="completion">{a.text.clone()}</p>
+    let cards = match mode {
+        RatingMode::KtoThumbs | RatingMode::Likert => shown
+            .completions
+            .iter()
+            .map(|(id, text)| view! {
+                <article class="completion-card" data-testid="completion" data-generation=id.clone()>
+                    <h3>"Completion"</h3>
+                    <p class="completion">{text.clone()}</p>
                 </article>
-                <article class="completion-card" data-testid="completion-b" data-generation=b.id.clone()>
-                    <h3>"B"</h3><p class="completion">{b.text.clone()}</p>
+            }.into_any())
+            .collect_view()
+            .into_any(),
+        RatingMode::Pairwise => shown
+            .completions
+            .iter()
+            .zip(["a", "b"])
+            .map(|((id, text), side)| view! {
+                <article class="completion-card" data-testid=format!("completion-{side}") data-generation=id.clone()>
+                    <h3>{side.to_uppercase()}</h3>
+                    <p class="completion">{text.clone()}</p>
                 </article>
-            </div>
-        }.into_any()),
+            })
+            .collect_view()
+            .into_any(),
+        RatingMode::Ranking => shown
+            .completions
+            .iter()
+            .enumerate()
+            .map(|(position, (id, text))| {
+                let rank = move || choice.with(|choice| choice.as_ref().and_then(|choice| ids.with_value(|ids| choice.rank(position, ids))));
+                let number = position as u8 + 1;
+                view! {
+                    <article class="completion-card" data-testid="ranked-completion" data-generation=id.clone()
+                        data-rank=move || rank().map(|rank| rank.to_string())>
+                        <h3>{format!("Answer {number}")}
+                            <span class="rank" data-testid="rank">{move || rank().map(|rank| format!(" · {}", ordinal(rank)))}</span>
+                        </h3>
+                        <p class="completion">{text.clone()}</p>
+                        <button type="button" class="choice-button" disabled=move || rank().is_some() on:click=move |_| act(Action::Number(number))>
+                            "Next best" <kbd>{number.to_string()}</kbd>
+                        </button>
+                    </article>
+                }
+            })
+            .collect_view()
+            .into_any(),
     };
     let choices = match mode {
-        RatingMode::Pairwise => vec![
-            choice(Answer::Verdict(Verdict::A), "A is better", "1"),
-            choice(Answer::Verdict(Verdict::B), "B is better", "2"),
-            choice(Answer::Verdict(Verdict::Tie), "Tie", "3"),
-            choice(Answer::Verdict(Verdict::BothBad), "Both bad", "4"),
-        ],
-        RatingMode::Likert => (1..=5u8)
-            .map(|score| choice(Answer::Score(score), ["1", "2", "3", "4", "5"][score as usize - 1], ["1", "2", "3", "4", "5"][score as usize - 1]))
+        RatingMode::KtoThumbs => {
+            vec![button(Action::ThumbsUp, "👍 Good".into(), "y"), button(Action::ThumbsDown, "👎 Bad".into(), "n")]
+        }
+        RatingMode::Pairwise => [("A is better", 1), ("B is better", 2), ("Tie", 3), ("Both bad", 4)]
+            .into_iter()
+            .map(|(label, number)| button(Action::Number(number), label.into(), ["1", "2", "3", "4"][number as usize - 1]))
             .collect(),
-        _ => vec![choice(Answer::Thumbs(true), "👍 Good", "y"), choice(Answer::Thumbs(false), "👎 Bad", "n")],
+        RatingMode::Likert => (1..=5u8).map(|score| button(Action::Number(score), score.to_string(), ["1", "2", "3", "4", "5"][score as usize - 1])).collect(),
+        RatingMode::Ranking => Vec::new(),
     };
+    let layout = if mode == RatingMode::KtoThumbs || mode == RatingMode::Likert { "single" } else { "pair" };
     view! {
-        <section class="task" data-testid="task" aria-label="Rate this">
+        <section class="task" data-testid="task" data-index=shown.index aria-label="Rate this">
             <h2>"Prompt"</h2>
-            <p class="prompt" data-testid="task-prompt">{prompt}</p>
-            {body}
-            <div class="buttons" role="group" aria-label="Your answer">{choices}</div>
-            <div class="buttons">
-                <button type="button" data-testid="submit" disabled=move || selected.get().is_none() || saving.get() on:click=move |_| on_submit()>
+            <p class="prompt" data-testid="task-prompt">{shown.prompt}</p>
+            <div class=layout>{cards}</div>
+            {(!choices.is_empty()).then(|| view! { <div class="buttons" role="group" aria-label="Your answer">{choices}</div> })}
+            <div class="buttons" role="group" aria-label="Rating actions">
+                <button type="button" data-testid="submit" class="primary" disabled=move || choice.with(|choice| !matches!(choice, Some(Choice::Draft(_)))) || saving.get()
+                    on:click=move |_| act(Action::Submit)>
                     "Submit " <kbd>"Enter"</kbd>
                 </button>
+                <button type="button" data-testid="undo" on:click=move |_| act(Action::Undo)>"Undo " <kbd>"z"</kbd></button>
+                <button type="button" data-testid="skip" on:click=move |_| act(Action::Skip)>"Skip " <kbd>"s"</kbd></button>
+                <button type="button" aria-label="Previous item" on:click=move |_| act(Action::Previous)>"←"</button>
+                <button type="button" aria-label="Next item" on:click=move |_| act(Action::Next)>"→"</button>
             </div>
         </section>
     }
@@ -345,4 +470,3 @@ pub fn markdown(source: &str) -> impl IntoView {
     flush(&mut list, &mut blocks);
     blocks
 }
-

@@ -13,7 +13,8 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use prefab_core::pool_plan::PoolEntry;
-use prefab_core::record::{Generation, HumanRating, Prompt, Record, SCHEMA_VERSION};
+use prefab_core::contribute::RatingMode;
+use prefab_core::record::{assemble_records, Generation, HumanRating, Prompt, Record};
 use prefab_store::{Collection, Store};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,7 @@ const PROMPTS_KEY: &str = "prompts";
 const POOL_KEY: &str = "pool";
 const RATING_MODE_KEY: &str = "rating_mode";
 const GUIDELINES_KEY: &str = "guidelines";
+const ANNOTATOR_KEY: &str = "annotator";
 
 /// Where a work item of the pool is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,21 +50,6 @@ pub enum ItemState {
     },
 }
 
-/// What the person rates, as the project chooses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum RatingMode {
-    /// 👍 / 👎 on one completion at a time (KTO).
-    #[default]
-    Thumbs,
-    /// A versus B (DPO).
-    Pairwise,
-    /// 1 to 5.
-    Likert,
-    /// Order all completions of a prompt.
-    Ranking,
-}
-
 /// The project in signals; `Copy`, for closures.
 #[derive(Clone, Copy)]
 pub struct Project {
@@ -78,6 +65,8 @@ pub struct Project {
     pub rating_mode: RwSignal<RatingMode>,
     /// The rating guidelines, in Markdown.
     pub guidelines: RwSignal<String>,
+    /// The name kept with this browser's ratings.
+    pub annotator: RwSignal<String>,
     /// Whether the stored project has been read.
     pub loaded: RwSignal<bool>,
     /// The last storage failure, for the person.
@@ -94,6 +83,7 @@ impl Project {
             ratings: RwSignal::new(HashMap::new()),
             rating_mode: RwSignal::new(RatingMode::default()),
             guidelines: RwSignal::new(String::new()),
+            annotator: RwSignal::new(String::new()),
             loaded: RwSignal::new(false),
             storage_error: RwSignal::new(None),
         }
@@ -107,12 +97,23 @@ impl Project {
         let pool: Vec<PoolEntry> = store.setting(POOL_KEY).await.map_err(text)?.unwrap_or_default();
         let mode: RatingMode = store.setting(RATING_MODE_KEY).await.map_err(text)?.unwrap_or_default();
         let guidelines: Option<String> = store.setting(GUIDELINES_KEY).await.map_err(text)?;
+        let annotator = match store.setting::<String>(ANNOTATOR_KEY).await.map_err(text)? {
+            Some(name) => name,
+            None => {
+                // A name per browser, so ratings from two laptops at a
+                // workshop stay apart until people type their own.
+                let name = format!("anonymous-{:06x}", (js_sys::Math::random() * 16_777_216.0) as u32);
+                store.put_setting(ANNOTATOR_KEY, &name).await.map_err(text)?;
+                name
+            }
+        };
         let items: Vec<(String, ItemState)> = store.get_all(Collection::Items).await.map_err(text)?;
         let ratings: Vec<(String, HumanRating)> = store.get_all(Collection::Ratings).await.map_err(text)?;
         self.prompts.set(prompts);
         self.pool.set(pool);
         self.rating_mode.set(mode);
         self.guidelines.set(guidelines.unwrap_or_else(|| DEFAULT_GUIDELINES.to_owned()));
+        self.annotator.set(annotator);
         self.items.set(items.into_iter().collect());
         self.ratings.set(ratings.into_iter().collect());
         self.loaded.set(true);
@@ -120,67 +121,31 @@ impl Project {
     }
 
     /// Every prompt with its finished generations and its ratings: what the
-    /// exports read.
+    /// exports and the rating session read.
     pub fn records(&self) -> Vec<Record> {
         let items = self.items.get_untracked();
-        let ratings = self.ratings.get_untracked();
-        let mut by_prompt: HashMap<&str, Vec<&Generation>> = HashMap::new();
-        let mut keys: Vec<&String> = items.keys().collect();
-        keys.sort();
-        for key in keys {
-            if let Some(ItemState::Done { generation }) = items.get(key) {
-                let prompt_id = key.split('/').next().unwrap_or_default();
-                by_prompt.entry(prompt_id).or_default().push(generation);
-            }
-        }
-        self.prompts
-            .get_untracked()
-            .into_iter()
-            .map(|prompt| {
-                let generations: Vec<Generation> =
-                    by_prompt.get(prompt.id.as_str()).map(|list| list.iter().map(|g| (*g).clone()).collect()).unwrap_or_default();
-                let ids: Vec<&str> = generations.iter().map(|g| g.id.as_str()).collect();
-                let mut rated: Vec<HumanRating> = ratings
-                    .values()
-                    .filter(|rating| rating_generations(rating).iter().any(|id| ids.contains(id)))
-                    .cloned()
-                    .collect();
-                rated.sort_by_key(|rating| rating.created_at_ms);
-                Record { schema_version: SCHEMA_VERSION, prompt, generations, ratings: rated }
+        let mut done: Vec<(&String, &Generation)> = items
+            .iter()
+            .filter_map(|(key, state)| match state {
+                ItemState::Done { generation } => Some((key, generation.as_ref())),
+                _ => None,
             })
-            .collect()
+            .collect();
+        // Keys are `prompt/entry/sample`: sorted, each prompt's generations
+        // come in pool order.
+        done.sort_unstable_by_key(|(key, _)| *key);
+        let generations = done.into_iter().map(|(key, generation)| {
+            (key.split('/').next().unwrap_or_default().to_owned(), generation.clone())
+        });
+        let mut ratings: Vec<HumanRating> = self.ratings.with_untracked(|ratings| ratings.values().cloned().collect());
+        ratings.sort_by_key(|rating| rating.created_at_ms);
+        assemble_records(self.prompts.get_untracked(), generations, ratings).records
     }
 }
 
 impl Default for Project {
     fn default() -> Project {
         Project::new()
-    }
-}
-
-/// A rating's stable id: one per annotator and question (the same pair of
-/// completions in either order is one question), so writing it again after
-/// a reload replaces rather than duplicates, and a changed mind replaces
-/// the old answer.
-pub fn rating_id(rating: &HumanRating) -> String {
-    let mut generations = rating_generations(rating);
-    generations.sort_unstable();
-    let kind = match rating.value {
-        prefab_core::record::RatingValue::KtoThumbs { .. } => "thumbs",
-        prefab_core::record::RatingValue::Pairwise { .. } => "pairwise",
-        prefab_core::record::RatingValue::Likert { .. } => "likert",
-        prefab_core::record::RatingValue::Ranking { .. } => "ranking",
-    };
-    prefab_core::record::prompt_id(&format!("{}\0{kind}\0{}", rating.annotator, generations.join("\0")))
-}
-
-/// The generations a rating is about.
-pub fn rating_generations(rating: &HumanRating) -> Vec<&str> {
-    use prefab_core::record::RatingValue;
-    match &rating.value {
-        RatingValue::KtoThumbs { generation_id, .. } | RatingValue::Likert { generation_id, .. } => vec![generation_id],
-        RatingValue::Pairwise { a, b, .. } => vec![a, b],
-        RatingValue::Ranking { generation_ids } => generation_ids.iter().map(String::as_str).collect(),
     }
 }
 
@@ -209,6 +174,14 @@ pub async fn save_prompts(project: Project, prompts: Vec<Prompt>) -> Result<(), 
     .await
 }
 
+/// Sets the name kept with this browser's ratings.
+pub async fn save_annotator(project: Project, name: String) -> Result<(), String> {
+    write(|store| async move { store.put_setting(ANNOTATOR_KEY, &name).await.map(|_| name) }, move |name| {
+        project.annotator.set(name)
+    })
+    .await
+}
+
 /// Replaces the pool.
 pub async fn save_pool(project: Project, pool: Vec<PoolEntry>) -> Result<(), String> {
     write(|store| async move { store.put_setting(POOL_KEY, &pool).await.map(|_| pool) }, move |pool| project.pool.set(pool)).await
@@ -219,6 +192,32 @@ pub async fn save_rating_mode(project: Project, mode: RatingMode) -> Result<(), 
     write(|store| async move { store.put_setting(RATING_MODE_KEY, &mode).await.map(|_| mode) }, move |mode| {
         project.rating_mode.set(mode)
     })
+    .await
+}
+
+/// Adds prompts brought with their completions (imported to be rated as
+/// they are): the completions are stored as finished items first, then the
+/// prompts, so a crash in between leaves nothing half-shown.
+pub async fn save_imported(project: Project, prompts: Vec<Prompt>, generations: Vec<(String, Generation)>) -> Result<(), String> {
+    let items: Vec<(String, ItemState)> = generations
+        .into_iter()
+        .map(|(prompt_id, generation)| {
+            (format!("{prompt_id}/imported/{}", generation.id), ItemState::Done { generation: Box::new(generation) })
+        })
+        .collect();
+    let mut all_prompts = project.prompts.get_untracked();
+    let known: std::collections::HashSet<String> = all_prompts.iter().map(|prompt| prompt.id.clone()).collect();
+    all_prompts.extend(prompts.into_iter().filter(|prompt| !known.contains(&prompt.id)));
+    write(
+        |store| async move {
+            store.put_all(Collection::Items, items.iter().map(|(key, state)| (key.as_str(), state))).await?;
+            store.put_setting(PROMPTS_KEY, &all_prompts).await.map(|_| (items, all_prompts))
+        },
+        move |(items, prompts)| {
+            project.items.update(|stored| stored.extend(items));
+            project.prompts.set(prompts);
+        },
+    )
     .await
 }
 
@@ -234,7 +233,7 @@ pub async fn save_item(project: Project, key: &str, state: ItemState) -> Result<
 
 /// Stores a rating; returns once it is on disk.
 pub async fn save_rating(project: Project, rating: HumanRating) -> Result<(), String> {
-    let id = rating_id(&rating);
+    let id = rating.id();
     write(
         |store| async move { store.put(Collection::Ratings, &id, &rating).await.map(|_| (id, rating)) },
         move |(id, rating)| project.ratings.update(|ratings| drop(ratings.insert(id, rating))),

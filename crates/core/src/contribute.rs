@@ -30,10 +30,12 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// The kind of question a project asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RatingMode {
     /// 👍/👎 on one completion at a time: KTO's desirable or not.
+    #[default]
+    #[serde(alias = "thumbs")]
     KtoThumbs,
     /// Which of two completions of the same prompt is better: A, B, a tie, or both bad.
     Pairwise,

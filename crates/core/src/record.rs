@@ -90,6 +90,11 @@ pub enum Backend {
         /// The endpoint's base URL (never with a token in it).
         endpoint: String,
     },
+    /// Brought in a file with the prompts, to be rated as it is.
+    Imported {
+        /// The file's name.
+        file: String,
+    },
 }
 
 /// The sampling settings a generation was made with; `None` is the backend's default.

@@ -10,6 +10,9 @@
 //!    [`SourceTable::suggest_mapping`], trims each prompt, and drops empty ones
 //!    and exact duplicates, counting both.
 //!
+//! [`SourceTable::completions`] instead takes prompts with completions already
+//! written (a KTO file, another tool's outputs), to be rated as they are.
+//!
 //! [`import_prompts`] does both at once. Each reader lives in its own module;
 //! they all keep where every row came from (line or row) so a bad value can be
 //! pointed at.
@@ -29,7 +32,7 @@ use crate::Error;
 pub(crate) use self::decode::{decode_text, json_error};
 pub use self::detect::{detect_format, Format};
 pub use self::parquet::read_parquet;
-pub use self::source::{Column, ColumnMapping, ImportedPrompts, SourceTable};
+pub use self::source::{Column, ColumnMapping, ImportedCompletions, ImportedPrompts, SourceTable};
 pub(crate) use self::source::{Location, TableBuilder};
 
 /// Reads a file into a table of its columns and rows.
@@ -252,5 +255,43 @@ mod tests {
                 "expected at least one non-empty prompt",
             ],
         );
+    }
+
+    #[test]
+    fn completions_group_under_their_prompts_and_keep_their_model() {
+        let text = concat!(
+            r#"{"prompt": "Say hi", "completion": "Hi!", "model": "m1"}"#, "\n",
+            r#"{"prompt": "Say hi", "completion": "Hello.", "model": "m2"}"#, "\n",
+            r#"{"prompt": "Say hi", "completion": "Hi!", "model": "m1"}"#, "\n",
+            r#"{"prompt": "", "completion": "orphan", "model": "m1"}"#, "\n",
+            r#"{"prompt": "Count", "completion": "", "model": "m1"}"#, "\n",
+            r#"{"prompt": "Count", "completion": "1 2 3", "model": null}"#, "\n",
+        );
+        let table = source(text, "kto.jsonl");
+        assert_eq!((table.suggest_completion_column(), table.suggest_model_column()), (Some("completion"), Some("model")));
+        let imported = table.completions(&ColumnMapping::prompt("prompt"), "completion", Some("model"), 42).unwrap();
+        let prompts: Vec<&str> = imported.prompts.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(prompts, ["Say hi", "Count"]);
+        let rows: Vec<(&str, &str, &str)> = imported
+            .generations
+            .iter()
+            .map(|(prompt_id, g)| (prompt_id.as_str(), g.text.as_str(), g.model_id.as_str()))
+            .collect();
+        let (hi, count) = (imported.prompts[0].id.as_str(), imported.prompts[1].id.as_str());
+        assert_eq!(rows, [(hi, "Hi!", "m1"), (hi, "Hello.", "m2"), (count, "1 2 3", "kto.jsonl")]);
+        assert_eq!((imported.empty_dropped, imported.duplicates_dropped), (2, 1));
+        let (prompt_id, first) = &imported.generations[0];
+        assert_eq!(first.id, first.compute_id(prompt_id));
+        assert_eq!(first.backend, crate::record::Backend::Imported { file: "kto.jsonl".into() });
+        assert_eq!(first.created_at_ms, 42);
+    }
+
+    #[test]
+    fn a_completion_that_is_not_text_is_named_by_line_and_column() {
+        let table = source("{\"prompt\": \"a\", \"completion\": \"x\"}\n{\"prompt\": \"b\", \"completion\": 7}\n", "out.jsonl");
+        let message = table.completions(&ColumnMapping::prompt("prompt"), "completion", None, 0).unwrap_err().to_string();
+        assert_contains(&message, &["out.jsonl", "line 2", "completion", "a string (the completion)"]);
+        let empty = source("{\"prompt\": \"a\", \"completion\": \"\"}\n", "out.jsonl");
+        assert!(empty.completions(&ColumnMapping::prompt("prompt"), "completion", None, 0).is_err());
     }
 }

@@ -5,7 +5,7 @@
 //! later, when the prompt column is chosen, can still be pointed at.
 
 use super::Format;
-use crate::record::Prompt;
+use crate::record::{Backend, Generation, Prompt};
 use crate::table::Value;
 use crate::{Error, ErrorKind};
 use std::collections::{HashMap, HashSet};
@@ -69,6 +69,26 @@ impl Location {
             Location::Row(row) => error.at_row(row),
         }
     }
+}
+
+/// Column indices of a [`ColumnMapping`].
+struct MappedColumns {
+    prompt: usize,
+    id: Option<usize>,
+    system_prompt: Option<usize>,
+}
+
+/// Prompts with completions read by [`SourceTable::completions`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedCompletions {
+    /// The prompts, each once, in the order they first appear.
+    pub prompts: Vec<Prompt>,
+    /// Each completion with its prompt's id, in file order.
+    pub generations: Vec<(String, Generation)>,
+    /// Rows dropped because their prompt or completion was empty.
+    pub empty_dropped: usize,
+    /// Rows dropped because they repeated an earlier row exactly.
+    pub duplicates_dropped: usize,
 }
 
 /// A file read into columns and rows, before the prompt column is chosen.
@@ -214,70 +234,21 @@ impl SourceTable {
     /// A value that is not text — a number in the prompt column, say — is an
     /// error naming its line or row and column.
     pub fn prompts(&self, mapping: &ColumnMapping) -> Result<ImportedPrompts, Error> {
-        let prompt_col = self.column_index(&mapping.prompt)?;
-        let id_col = mapping
-            .id
-            .as_deref()
-            .map(|c| self.column_index(c))
-            .transpose()?;
-        let system_col = mapping
-            .system_prompt
-            .as_deref()
-            .map(|c| self.column_index(c))
-            .transpose()?;
-
+        let columns = self.mapped_columns(mapping)?;
         let mut seen = HashSet::with_capacity(self.rows.len());
         let mut imported = ImportedPrompts {
             prompts: Vec::new(),
             duplicates_dropped: 0,
             empty_dropped: 0,
         };
-        for (row, location) in self.locations.iter().enumerate() {
-            let fail = |column: usize, expected: &'static str, found: &Value| {
-                location.place(
-                    Error::new(ErrorKind::WrongType {
-                        expected,
-                        found: found.describe(),
-                    })
-                    .in_file(&self.file_name)
-                    .in_column(&self.columns[column].name),
-                )
-            };
-            let text = match self.cell(row, prompt_col) {
-                Value::Str(s) => s.trim(),
-                Value::Null => "",
-                other => return Err(fail(prompt_col, "a string (the prompt)", other)),
-            };
-            if text.is_empty() {
+        for row in 0..self.rows.len() {
+            let Some(prompt) = self.prompt_at(row, &columns)? else {
                 imported.empty_dropped += 1;
                 continue;
-            }
-            if self.truncated.contains(&(row, prompt_col)) {
-                return Err(location.place(
-                    Error::new(ErrorKind::TruncatedCell)
-                        .in_file(&self.file_name)
-                        .in_column(&mapping.prompt),
-                ));
-            }
-            let mut prompt = Prompt::new(text);
+            };
             if !seen.insert(prompt.id.clone()) {
                 imported.duplicates_dropped += 1;
                 continue;
-            }
-            if let Some(col) = id_col {
-                prompt.source_id = match self.cell(row, col) {
-                    Value::Str(s) => Some(s.clone()),
-                    Value::Int(i) => Some(i.to_string()),
-                    Value::Null => None,
-                    other => return Err(fail(col, "a string or an integer (the id)", other)),
-                };
-            }
-            if let Some(col) = system_col {
-                prompt.system_prompt = match self.cell(row, col) {
-                    Value::Str(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-                    Value::Str(_) | Value::Null => None,
-                    other => return Err(fail(col, "a string (the system prompt)", other)),
-                };
             }
             imported.prompts.push(prompt);
         }
@@ -285,6 +256,148 @@ impl SourceTable {
             return Err(Error::new(ErrorKind::NoPrompts)
                 .in_file(&self.file_name)
                 .in_column(&mapping.prompt));
+        }
+        Ok(imported)
+    }
+
+    /// The indices of the prompt, id and system-prompt columns.
+    fn mapped_columns(&self, mapping: &ColumnMapping) -> Result<MappedColumns, Error> {
+        let optional = |column: &Option<String>| column.as_deref().map(|c| self.column_index(c)).transpose();
+        Ok(MappedColumns {
+            prompt: self.column_index(&mapping.prompt)?,
+            id: optional(&mapping.id)?,
+            system_prompt: optional(&mapping.system_prompt)?,
+        })
+    }
+
+    /// The text of a cell that must be a string (or null, read as empty),
+    /// else an error naming the row and column.
+    fn text_at(&self, row: usize, column: usize, expected: &'static str) -> Result<&str, Error> {
+        match self.cell(row, column) {
+            Value::Str(s) => Ok(s.trim()),
+            Value::Null => Ok(""),
+            other => Err(self.wrong_type(row, column, expected, other)),
+        }
+    }
+
+    fn wrong_type(&self, row: usize, column: usize, expected: &'static str, found: &Value) -> Error {
+        self.locations[row].place(
+            Error::new(ErrorKind::WrongType {
+                expected,
+                found: found.describe(),
+            })
+            .in_file(&self.file_name)
+            .in_column(&self.columns[column].name),
+        )
+    }
+
+    /// The prompt of one row; `None` when its prompt is empty or null.
+    fn prompt_at(&self, row: usize, columns: &MappedColumns) -> Result<Option<Prompt>, Error> {
+        let text = self.text_at(row, columns.prompt, "a string (the prompt)")?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if self.truncated.contains(&(row, columns.prompt)) {
+            return Err(self.locations[row].place(
+                Error::new(ErrorKind::TruncatedCell)
+                    .in_file(&self.file_name)
+                    .in_column(&self.columns[columns.prompt].name),
+            ));
+        }
+        let mut prompt = Prompt::new(text);
+        if let Some(col) = columns.id {
+            prompt.source_id = match self.cell(row, col) {
+                Value::Str(s) => Some(s.clone()),
+                Value::Int(i) => Some(i.to_string()),
+                Value::Null => None,
+                other => return Err(self.wrong_type(row, col, "a string or an integer (the id)", other)),
+            };
+        }
+        if let Some(col) = columns.system_prompt {
+            let system = self.text_at(row, col, "a string (the system prompt)")?;
+            prompt.system_prompt = (!system.is_empty()).then(|| system.to_string());
+        }
+        Ok(Some(prompt))
+    }
+
+    /// The column that most likely holds completions to rate as they are,
+    /// by its name (`completion`, `response`, `output`, …), if any.
+    pub fn suggest_completion_column(&self) -> Option<&str> {
+        self.column_named(&["completion", "response", "output", "answer", "generation", "chosen"])
+    }
+
+    /// The column that most likely names the model of each completion.
+    pub fn suggest_model_column(&self) -> Option<&str> {
+        self.column_named(&["model", "generation_model", "model_name", "model_id"])
+    }
+
+    /// The first of `names` that is a column (ignoring case).
+    fn column_named(&self, names: &[&str]) -> Option<&str> {
+        names.iter().find_map(|name| {
+            self.columns.iter().find(|column| column.name.eq_ignore_ascii_case(name)).map(|column| column.name.as_str())
+        })
+    }
+
+    /// Takes prompts with completions already written — a KTO file
+    /// (`prompt`, `completion`), model outputs from elsewhere — so they can be
+    /// rated as they are.
+    ///
+    /// Each row gives one generation of its prompt; rows of the same prompt
+    /// become one prompt with several generations (what A vs B and ranking
+    /// need). The model is the `model` column's value, else the file's name.
+    /// Rows with an empty prompt or completion are dropped and counted, and
+    /// so is a row that repeats an earlier one exactly. `imported_at_ms`
+    /// stamps every generation (this crate has no clock).
+    pub fn completions(
+        &self,
+        mapping: &ColumnMapping,
+        completion: &str,
+        model: Option<&str>,
+        imported_at_ms: u64,
+    ) -> Result<ImportedCompletions, Error> {
+        let columns = self.mapped_columns(mapping)?;
+        let completion_col = self.column_index(completion)?;
+        let model_col = model.map(|c| self.column_index(c)).transpose()?;
+        let mut imported = ImportedCompletions {
+            prompts: Vec::new(),
+            generations: Vec::new(),
+            empty_dropped: 0,
+            duplicates_dropped: 0,
+        };
+        let mut prompt_seen = HashSet::new();
+        let mut generation_seen = HashSet::new();
+        for row in 0..self.rows.len() {
+            let prompt = self.prompt_at(row, &columns)?;
+            let text = self.text_at(row, completion_col, "a string (the completion)")?;
+            let model_id = match model_col {
+                Some(column) => self.text_at(row, column, "a string (the model)")?,
+                None => "",
+            };
+            let (Some(prompt), false) = (prompt, text.is_empty()) else {
+                imported.empty_dropped += 1;
+                continue;
+            };
+            let mut generation = Generation {
+                model_id: if model_id.is_empty() { self.file_name.clone() } else { model_id.to_owned() },
+                backend: Backend::Imported { file: self.file_name.clone() },
+                raw_text: text.to_owned(),
+                text: text.to_owned(),
+                created_at_ms: imported_at_ms,
+                ..Generation::default()
+            };
+            generation.id = generation.compute_id(&prompt.id);
+            if !generation_seen.insert(generation.id.clone()) {
+                imported.duplicates_dropped += 1;
+                continue;
+            }
+            let prompt_id = prompt.id.clone();
+            if prompt_seen.insert(prompt_id.clone()) {
+                imported.prompts.push(prompt);
+            }
+            imported.generations.push((prompt_id, generation));
+        }
+        if imported.generations.is_empty() {
+            return Err(Error::new(ErrorKind::NoPrompts).in_file(&self.file_name).in_column(completion));
         }
         Ok(imported)
     }
