@@ -8,18 +8,20 @@
 //!   Chromium: load time, prefill and decode speeds, peak wasm memory, and
 //!   the ratios. `tests/bench/model_bench.mjs` measures and prints; this
 //!   installs what it needs and serves the page.
+//! - `rating`: keypress → next item painted in Contribute, p50 and p95, with
+//!   10,000 records in the project (`tests/bench/rating_bench.mjs`).
 
 use crate::serve::Server;
 use crate::setup::{self, chromium_paths, run};
 use crate::{model, step, Workspace};
 use std::process::Command;
 
-/// Runs the benchmarks `args` name (`core`, `model`; all when none) and prints their figures.
+/// Runs the benchmarks `args` name (`core`, `model`, `rating`; all when none) and prints their figures.
 pub fn run_named(ws: &Workspace, args: &[String]) -> Result<(), String> {
     let all = args.is_empty();
     for arg in args {
-        if !["core", "model"].contains(&arg.as_str()) {
-            return Err(format!("unknown benchmark {arg}: the benchmarks are core and model"));
+        if !["core", "model", "rating"].contains(&arg.as_str()) {
+            return Err(format!("unknown benchmark {arg}: the benchmarks are core, model and rating"));
         }
     }
     let wanted = |name: &str| all || args.iter().any(|arg| arg == name);
@@ -28,6 +30,9 @@ pub fn run_named(ws: &Workspace, args: &[String]) -> Result<(), String> {
     }
     if wanted("model") {
         model_against_wllama(ws)?;
+    }
+    if wanted("rating") {
+        rating(ws)?;
     }
     Ok(())
 }
@@ -70,5 +75,21 @@ fn model_against_wllama(ws: &Workspace) -> Result<(), String> {
         .current_dir(&bench)
         .env("PREFAB_URL", format!("http://{}/", server.addr()))
         .env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL)
+        .env("CHROMIUM", chromium))
+}
+
+fn rating(ws: &Workspace) -> Result<(), String> {
+    setup::ensure_chromium()?;
+    let bench = ws.root.join("tests/bench");
+    setup::ensure_node_modules(&bench, "playwright-core for the rating benchmark")?;
+    let dist = setup::build_dist(ws)?;
+    // Rating needs no model: the completions come in a file.
+    let server = Server::start("127.0.0.1:0", dist, ws.cache.join("models"))?;
+    step(&format!("rating in headless Chromium: keypress → next item painted with 10,000 records (http://{})", server.addr()));
+    let (chromium, _) = chromium_paths();
+    run(Command::new("node")
+        .arg("rating_bench.mjs")
+        .current_dir(&bench)
+        .env("PREFAB_URL", format!("http://{}/", server.addr()))
         .env("CHROMIUM", chromium))
 }

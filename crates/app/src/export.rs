@@ -32,6 +32,8 @@ pub fn Export() -> impl IntoView {
     let kind = RwSignal::new(Kind::Kto);
     let parquet = RwSignal::new(false);
     let strategy = RwSignal::new(PairStrategy::BestVsWorst);
+    // `None`: the richest kind of rating the project has.
+    let source = RwSignal::new(None::<ScoreSource>);
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let records = Memo::new(move |_| {
         project.items.track();
@@ -48,7 +50,7 @@ pub fn Export() -> impl IntoView {
                 ("kto", export.table, export.report.describe())
             }
             Kind::Dpo => {
-                let policy = BinarizePolicy { source: dpo_source(&records), strategy: strategy.get_untracked(), ..BinarizePolicy::default() };
+                let policy = BinarizePolicy { source: source.get_untracked().unwrap_or_else(|| dpo_source(&records)), strategy: strategy.get_untracked(), ..BinarizePolicy::default() };
                 let export = dpo::dpo(&records, &DpoOptions { policy, style: Style::Standard });
                 ("dpo", export.table, export.report.describe())
             }
@@ -66,7 +68,7 @@ pub fn Export() -> impl IntoView {
             <fieldset>
                 <legend>"Format"</legend>
                 <label class="choice"><input type="radio" name="kind" data-testid="export-kto" prop:checked=move || kind.get() == Kind::Kto on:change=move |_| kind.set(Kind::Kto) />"KTO: prompt, completion, label (from 👍/👎)"</label>
-                <label class="choice"><input type="radio" name="kind" data-testid="export-dpo" prop:checked=move || kind.get() == Kind::Dpo on:change=move |_| kind.set(Kind::Dpo) />"DPO: prompt, chosen, rejected (from A vs B, 1–5 or 👍/👎)"</label>
+                <label class="choice"><input type="radio" name="kind" data-testid="export-dpo" prop:checked=move || kind.get() == Kind::Dpo on:change=move |_| kind.set(Kind::Dpo) />"DPO: prompt, chosen, rejected (from A vs B, a ranking, 1–5 or 👍/👎)"</label>
                 <label class="choice"><input type="radio" name="kind" data-testid="export-raw" prop:checked=move || kind.get() == Kind::Raw on:change=move |_| kind.set(Kind::Raw) />"Raw generations (input, generation_models, generations, ratings)"</label>
             </fieldset>
             <label>
@@ -74,6 +76,22 @@ pub fn Export() -> impl IntoView {
                 <select data-testid="export-strategy" on:change=move |event| strategy.set(if event_target_value(&event) == "random" { PairStrategy::BestVsRandom } else { PairStrategy::BestVsWorst })>
                     <option value="worst">"Best versus worst"</option>
                     <option value="random">"Best versus a random lower one"</option>
+                </select>
+            </label>
+            <label>
+                "DPO scores from"
+                <select data-testid="export-source" on:change=move |event| source.set(match event_target_value(&event).as_str() {
+                    "pairwise" => Some(ScoreSource::Pairwise),
+                    "ranking" => Some(ScoreSource::Ranking),
+                    "likert" => Some(ScoreSource::Likert),
+                    "thumbs" => Some(ScoreSource::Thumbs),
+                    _ => None,
+                })>
+                    <option value="auto">"What was rated (A vs B, else ranking, else 1–5, else 👍/👎)"</option>
+                    <option value="pairwise">"A vs B answers"</option>
+                    <option value="ranking">"Rankings"</option>
+                    <option value="likert">"1–5 scores"</option>
+                    <option value="thumbs">"👍/👎"</option>
                 </select>
             </label>
             <label class="choice"><input type="checkbox" data-testid="export-parquet" prop:checked=parquet on:change=move |event| parquet.set(event_target_checked(&event)) />"Parquet (else JSONL)"</label>
@@ -90,11 +108,14 @@ pub fn Export() -> impl IntoView {
     }
 }
 
-/// DPO pairs come from A-vs-B answers when there are any, else 1–5, else thumbs.
+/// DPO pairs come from A-vs-B answers when there are any, else rankings,
+/// else 1–5, else thumbs.
 fn dpo_source(records: &[Record]) -> ScoreSource {
     let has = |wanted: fn(&RatingValue) -> bool| records.iter().flat_map(|r| &r.ratings).any(|rating| wanted(&rating.value));
     if has(|value| matches!(value, RatingValue::Pairwise { .. })) {
         ScoreSource::Pairwise
+    } else if has(|value| matches!(value, RatingValue::Ranking { .. })) {
+        ScoreSource::Ranking
     } else if has(|value| matches!(value, RatingValue::Likert { .. })) {
         ScoreSource::Likert
     } else {

@@ -69,10 +69,10 @@ impl RatingMode {
         let mut hints = match self {
             RatingMode::KtoThumbs => vec![("y, ↑ or 1", "good 👍"), ("n, ↓ or 2", "bad 👎")],
             RatingMode::Pairwise => vec![
-                ("1", "A is better"),
-                ("2", "B is better"),
-                ("3", "tie"),
-                ("4", "both bad"),
+                ("1 or a", "A is better"),
+                ("2 or b", "B is better"),
+                ("3 or t", "tie"),
+                ("4 or x", "both bad"),
             ],
             RatingMode::Likert => vec![("1 – 5", "score")],
             RatingMode::Ranking => vec![("1 – 9", "next best answer")],
@@ -116,9 +116,15 @@ pub enum Action {
 /// they still scroll elsewhere.
 pub fn action_for_key(mode: RatingMode, key: &str) -> Option<Action> {
     let thumbs = mode == RatingMode::KtoThumbs;
+    let pairwise = mode == RatingMode::Pairwise;
     match key {
         "y" | "Y" | "ArrowUp" if thumbs => Some(Action::ThumbsUp),
         "n" | "N" | "ArrowDown" if thumbs => Some(Action::ThumbsDown),
+        // Letters for A vs B, as the buttons read: A, B, tie, both bad (x).
+        "a" | "A" if pairwise => Some(Action::Number(1)),
+        "b" | "B" if pairwise => Some(Action::Number(2)),
+        "t" | "T" if pairwise => Some(Action::Number(3)),
+        "x" | "X" if pairwise => Some(Action::Number(4)),
         "Enter" => Some(Action::Submit),
         "Backspace" | "z" | "Z" => Some(Action::Undo),
         "s" | "S" => Some(Action::Skip),
@@ -900,7 +906,12 @@ mod tests {
         for key in ["0", "10", "x", "Tab", ""] {
             assert_eq!(action_for_key(thumbs, key), None, "{key:?}");
         }
-        assert_eq!(RatingMode::Pairwise.key_hints()[3], ("4", "both bad"));
+        // A vs B also takes the letters on its buttons.
+        let pairwise = RatingMode::Pairwise;
+        let letters: Vec<_> = ["a", "b", "t", "x"].iter().map(|key| action_for_key(pairwise, key)).collect();
+        assert_eq!(letters, [Some(Number(1)), Some(Number(2)), Some(Number(3)), Some(Number(4))]);
+        assert_eq!(action_for_key(RatingMode::Ranking, "a"), None);
+        assert_eq!(RatingMode::Pairwise.key_hints()[3], ("4 or x", "both bad"));
     }
 
     #[test]
