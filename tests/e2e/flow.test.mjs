@@ -1,9 +1,9 @@
 // The workshop flow with the real model: demo prompts → the local model
 // pooled twice at two temperatures → every completion rated by keyboard,
 // with a reload half-way → KTO and DPO downloads checked against what was
-// rated. Then: HTML in prompts stays text, a rating made just before the
-// tab closes is there after a restart, and 1,000 ratings survive reloads
-// once each.
+// rated, and a rating made just before the tab closes is there after a
+// restart. Then: HTML in prompts stays text. (rating.test.mjs rates
+// imported completions: the other questions and 1,000 ratings.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -147,49 +147,48 @@ test('prompts with HTML payloads are shown as text', async () => {
   await page.close();
 });
 
-test('1,000 ratings written across reloads are kept once each', async () => {
+test('a hosted endpoint in the pool runs several items at once', async () => {
+  const llamaUrl = process.env.PREFAB_LLAMA_URL;
+  assert.ok(llamaUrl, 'PREFAB_LLAMA_URL is set by `cargo xtask test`, which starts the server');
   const page = await browser.context.newPage();
-  await page.goto(place('contribute'));
-  await page.getByTestId('rating-progress').waitFor();
-  // Ratings written the way the page writes them (strict durability), in
-  // batches with a reload between, every batch repeating its last write.
-  const write = (from, to) =>
-    page.evaluate(
-      ({ from, to }) =>
-        new Promise((resolve, reject) => {
-          const open = indexedDB.open('prefab');
-          open.onsuccess = () => {
-            const db = open.result;
-            let chain = Promise.resolve();
-            for (let i = from; i < to; i++) {
-              for (const repeat of i === to - 1 ? [0, 1] : [0]) {
-                chain = chain.then(
-                  () =>
-                    new Promise((done, fail) => {
-                      const tx = db.transaction('ratings', 'readwrite', { durability: 'strict' });
-                      tx.objectStore('ratings').put(
-                        { annotator: 'load-test', question: '', value: { kind: 'kto_thumbs', generation_id: `g${i}`, up: i % 2 === 0 }, created_at_ms: i + repeat },
-                        `load-test-${i}`,
-                      );
-                      tx.oncomplete = done;
-                      tx.onerror = () => fail(tx.error);
-                    }),
-                );
-              }
-            }
-            chain.then(() => { db.close(); resolve(); }, reject);
-          };
-          open.onerror = () => reject(open.error);
-        }),
-      { from, to },
-    );
-  for (let batch = 0; batch < 4; batch++) {
-    await write(batch * 250, (batch + 1) * 250);
-    await page.reload();
-    await page.getByTestId('rating-progress').waitFor();
+  const errors = collectErrors(page);
+  await page.goto(place('settings'));
+  await page.getByTestId('endpoint-kind').selectOption('custom');
+  await page.getByTestId('endpoint-url').fill(`${llamaUrl}/v1`);
+  await page.getByTestId('endpoint-model').fill('smollm2');
+  await page.getByTestId('endpoint-save').click();
+  await page.getByTestId('endpoint-row').first().waitFor();
+
+  await page.goto(place('build'));
+  await page.getByTestId('clear-prompts').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]').textContent === '0 prompts');
+  await page.getByTestId('paste-prompts').fill('Name a river.\nName a mountain.\nName a city.');
+  await page.getByTestId('add-pasted').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]').textContent === '3 prompts');
+  // Only the hosted entry: remove the local ones the first test added.
+  while ((await page.getByTestId('pool-entry').count()) > 0) {
+    const count = await page.getByTestId('pool-entry').count();
+    await page.getByTestId('pool-entry').first().getByRole('button', { name: /Remove/ }).click();
+    await page.waitForFunction((count) => document.querySelectorAll('[data-testid="pool-entry"]').length === count - 1, count);
   }
-  const stored = (await storedRatings(page)).filter((r) => r.annotator === 'load-test');
-  assert.equal(stored.length, 1000);
-  assert.equal(new Set(stored.map((r) => r.value.generation_id)).size, 1000);
+  const endpoint = await page.getByTestId('pool-model').locator('option', { hasText: 'smollm2' }).getAttribute('value');
+  await page.getByTestId('pool-model').selectOption(endpoint);
+  await page.getByTestId('pool-samples').fill('2');
+  await page.getByTestId('pool-max-tokens').fill('16');
+  await page.getByTestId('pool-add').click();
+  await page.getByTestId('pool-entry').waitFor();
+
+  await page.getByTestId('run-start').click();
+  // Several requests are in flight together (the server queues them).
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="result-row"][data-state="running"]').length >= 2, undefined, { timeout: 60_000, polling: 20 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="result-row"][data-state="done"]').length === 6, undefined, { timeout: 300_000 });
+  assert.match(await page.getByTestId('run-status').textContent(), /^6 of 6 done/);
+  const hosted = (await storedValues(page, 'items')).filter((item) => item.generation?.backend?.kind === 'hosted');
+  assert.equal(hosted.length, 6);
+  for (const item of hosted) {
+    assert.equal(item.generation.model_id, 'smollm2');
+    assert.ok(item.generation.text.length > 0);
+  }
+  assert.deepEqual(errors, []);
   await page.close();
 });

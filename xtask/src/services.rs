@@ -65,6 +65,10 @@ pub fn start_llama_server(python: &Path, model: &Path, log_dir: &Path) -> Result
         .args(["-m", "llama_cpp.server", "--model"])
         .arg(model)
         .args(["--model_alias", "smollm2", "--host", "127.0.0.1", "--port", &port.to_string(), "--n_ctx", "2048"])
+        // By default llama-cpp-python ends a streaming answer early, with a
+        // normal [DONE], whenever another request waits; the pool sends
+        // several at once, so queue them as vLLM and TGI would.
+        .args(["--interrupt_requests", "False"])
         .stdout(log.try_clone().map_err(|error| error.to_string())?)
         .stderr(log)
         .stdin(Stdio::null())

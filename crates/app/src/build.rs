@@ -400,10 +400,7 @@ fn ResultsTable(retry: impl Fn(String) + Copy + Send + Sync + 'static) -> impl I
                 let completion = move || match &state {
                     Some(ItemState::Done { generation }) => generation.text.clone(),
                     Some(ItemState::Failed { reason }) => reason.clone(),
-                    _ => run.live.with(|live| match live {
-                        Some((key, text)) if *key == live_key => text.clone(),
-                        _ => String::new(),
-                    }),
+                    _ => run.live.with(|live| live.get(&live_key).cloned().unwrap_or_default()),
                 };
                 let retry_key = key.clone();
                 view! {

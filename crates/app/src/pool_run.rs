@@ -1,11 +1,17 @@
-//! Running the model pool: every planned item, one after another, through
-//! the local worker or a hosted endpoint, each stored as it changes.
+//! Running the model pool: every planned item through the local worker or a
+//! hosted endpoint, each stored as it changes.
+//!
+//! The plan is split into lanes ([`pool_plan::lanes`]) that run side by
+//! side: the local model's items one after another, each hosted entry's
+//! several at a time.
 //!
 //! An item is stored as running before it is sent and as done (with its
 //! generation) or failed (with the reason) after, so a reload resumes
 //! exactly: done items are kept, an item found running was cut off and is
-//! planned again. Pause and cancel stop the current generation at once; its
-//! item goes back to the plan.
+//! planned again. Pause and cancel stop the generations in flight at once;
+//! their items go back to the plan.
+
+use std::collections::HashMap;
 
 use futures::StreamExt;
 use leptos::prelude::*;
@@ -23,6 +29,9 @@ use crate::endpoints::session_token;
 use crate::local_model::{LocalModel, ModelChoice, ModelState, DEFAULT_MODEL_URL};
 use crate::project::{self, ItemState, Project};
 use crate::time::now_ms;
+
+/// How to stop each generation in flight, by item key.
+type Stoppers = HashMap<String, Box<dyn Fn()>>;
 
 /// What the run is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,12 +51,12 @@ pub struct PoolRun {
     pub state: RwSignal<RunState>,
     /// Progress for the bar.
     pub progress: RwSignal<RunProgress>,
-    /// The text streaming in for the item being generated.
-    pub live: RwSignal<Option<(String, String)>>,
+    /// The text streaming in, by the key of the item being generated.
+    pub live: RwSignal<HashMap<String, String>>,
     /// A problem that stopped the run (no model, no endpoint).
     pub problem: RwSignal<Option<String>>,
-    /// Cancels the request in flight.
-    cancel: StoredValue<Option<Box<dyn Fn()>>, LocalStorage>,
+    /// Cancels the requests in flight, by item key.
+    cancel: StoredValue<Stoppers, LocalStorage>,
 }
 
 impl PoolRun {
@@ -56,9 +65,9 @@ impl PoolRun {
         PoolRun {
             state: RwSignal::new(RunState::Idle),
             progress: RwSignal::new(RunProgress::default()),
-            live: RwSignal::new(None),
+            live: RwSignal::new(HashMap::new()),
             problem: RwSignal::new(None),
-            cancel: StoredValue::new_local(None),
+            cancel: StoredValue::new_local(HashMap::new()),
         }
     }
 
@@ -73,7 +82,7 @@ impl PoolRun {
             if let Err(problem) = self.run(project, model).await {
                 self.problem.set(Some(problem));
             }
-            self.live.set(None);
+            self.live.set(HashMap::new());
             if self.state.get_untracked() == RunState::Running {
                 self.state.set(RunState::Idle);
             }
@@ -92,11 +101,7 @@ impl PoolRun {
 
     fn stop(self, state: RunState) {
         self.state.set(state);
-        self.cancel.with_value(|cancel| {
-            if let Some(cancel) = cancel {
-                cancel();
-            }
-        });
+        self.cancel.with_value(|cancels| cancels.values().for_each(|cancel| cancel()));
     }
 
     async fn run(self, project: Project, model: LocalModel) -> Result<(), String> {
@@ -107,8 +112,7 @@ impl PoolRun {
             items.with_untracked(|items| matches!(items.get(key), Some(ItemState::Done { .. } | ItemState::Failed { .. })))
         });
         let total = pool_plan::total_items(&prompts, &pool);
-        let mut progress = RunProgress { done: total - plan.len(), total, ..RunProgress::default() };
-        self.progress.set(progress);
+        self.progress.set(RunProgress { done: total - plan.len(), total, ..RunProgress::default() });
         if plan.is_empty() {
             return Ok(());
         }
@@ -116,41 +120,71 @@ impl PoolRun {
             ensure_local_model(model).await?;
         }
         let endpoints = crate::endpoints::load_endpoints().await?;
-        for item in plan {
-            if self.state.get_untracked() != RunState::Running {
-                break;
-            }
-            let prompt = &prompts[item.prompt_index];
-            let entry = &pool[item.entry_index];
-            project::save_item(project, &item.key, ItemState::Running { started_at_ms: now_ms() as u64 }).await?;
-            self.live.set(Some((item.key.clone(), String::new())));
-            let started = now_ms();
-            let outcome = match &entry.model {
-                PoolModel::Local => self.generate_locally(model, prompt, entry, &item).await,
-                PoolModel::Hosted { endpoint } => match endpoints.iter().find(|e| &e.label() == endpoint) {
-                    Some(endpoint) => self.generate_hosted(endpoint, prompt, entry, &item).await,
-                    None => Err(Outcome::Failed(format!("the endpoint {endpoint} is no longer in Settings"))),
-                },
-            };
-            let state = match outcome {
-                Ok(mut generation) => {
-                    generation.duration_ms = Some((now_ms() - started) as u64);
-                    progress.tokens_this_run += u64::from(generation.tokens.completion.unwrap_or(0));
-                    generation.id = generation.compute_id(&prompt.id);
-                    ItemState::Done { generation: Box::new(generation) }
+        let run_started = now_ms();
+        let lanes = pool_plan::lanes(plan, &pool, pool_plan::HOSTED_CONCURRENCY);
+        let lanes = lanes.into_iter().map(|lane| {
+            let (prompts, pool, endpoints) = (&prompts, &pool, &endpoints);
+            async move {
+                for item in lane {
+                    if self.state.get_untracked() != RunState::Running {
+                        break;
+                    }
+                    self.run_item(project, model, &prompts[item.prompt_index], &pool[item.entry_index], endpoints, &item, run_started).await?;
                 }
-                Err(Outcome::Failed(reason)) => ItemState::Failed { reason },
-                // Stopped by the person: back to the plan.
-                Err(Outcome::Stopped) => ItemState::Pending,
-            };
-            let finished = !matches!(state, ItemState::Pending);
-            project::save_item(project, &item.key, state).await?;
-            if finished {
+                Ok::<(), String>(())
+            }
+        });
+        // A storage failure in one lane is reported; the others finish
+        // their item and stop at the next check.
+        let outcomes = futures::future::join_all(lanes).await;
+        outcomes.into_iter().collect()
+    }
+
+    /// Generates one item and stores how it ended.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_item(
+        self,
+        project: Project,
+        model: LocalModel,
+        prompt: &Prompt,
+        entry: &PoolEntry,
+        endpoints: &[Endpoint],
+        item: &WorkItem,
+        run_started: f64,
+    ) -> Result<(), String> {
+        project::save_item(project, &item.key, ItemState::Running { started_at_ms: js_sys::Date::now() as u64 }).await?;
+        self.live.update(|live| drop(live.insert(item.key.clone(), String::new())));
+        let started = now_ms();
+        let outcome = match &entry.model {
+            PoolModel::Local => self.generate_locally(model, prompt, entry, item).await,
+            PoolModel::Hosted { endpoint } => match endpoints.iter().find(|e| &e.label() == endpoint) {
+                Some(endpoint) => self.generate_hosted(endpoint, prompt, entry, item).await,
+                None => Err(Outcome::Failed(format!("the endpoint {endpoint} is no longer in Settings"))),
+            },
+        };
+        self.cancel.update_value(|cancels| drop(cancels.remove(&item.key)));
+        self.live.update(|live| drop(live.remove(&item.key)));
+        let mut tokens = 0;
+        let state = match outcome {
+            Ok(mut generation) => {
+                generation.duration_ms = Some((now_ms() - started) as u64);
+                tokens = u64::from(generation.tokens.completion.unwrap_or(0));
+                generation.id = generation.compute_id(&prompt.id);
+                ItemState::Done { generation: Box::new(generation) }
+            }
+            Err(Outcome::Failed(reason)) => ItemState::Failed { reason },
+            // Stopped by the person: back to the plan.
+            Err(Outcome::Stopped) => ItemState::Pending,
+        };
+        let finished = !matches!(state, ItemState::Pending);
+        project::save_item(project, &item.key, state).await?;
+        if finished {
+            self.progress.update(|progress| {
                 progress.done += 1;
                 progress.done_this_run += 1;
-                progress.seconds_this_run += (now_ms() - started) / 1000.0;
-                self.progress.set(progress);
-            }
+                progress.tokens_this_run += tokens;
+                progress.seconds_this_run = (now_ms() - run_started) / 1000.0;
+            });
         }
         Ok(())
     }
@@ -170,14 +204,14 @@ impl PoolRun {
             ..GenerationParams::default()
         };
         let (id, mut answers) = model.generate(entry.messages(prompt), params);
-        self.cancel.set_value(Some(Box::new(move || model.cancel(id))));
+        self.cancel.update_value(|cancels| drop(cancels.insert(item.key.clone(), Box::new(move || model.cancel(id)))));
         let model_id = match model.state.get_untracked() {
             ModelState::Ready { info, .. } => info.name,
             _ => "local model".to_owned(),
         };
         while let Some(answer) = answers.next().await {
             match answer {
-                WorkerResponse::Token { text, .. } => self.append_live(&text),
+                WorkerResponse::Token { text, .. } => self.append_live(&item.key, &text),
                 WorkerResponse::Done { stats, .. } if stats.stop_reason == prefab_llm::StopReason::Cancelled => {
                     return Err(Outcome::Stopped)
                 }
@@ -204,7 +238,7 @@ impl PoolRun {
         let client = HostedClient::new(endpoint.clone(), session_token(endpoint));
         let cancel = Cancel::new();
         let stopper = cancel.clone();
-        self.cancel.set_value(Some(Box::new(move || stopper.cancel())));
+        self.cancel.update_value(|cancels| drop(cancels.insert(item.key.clone(), Box::new(move || stopper.cancel()))));
         let request = ChatRequest {
             messages: entry.messages(prompt),
             temperature: Some(entry.temperature as f32),
@@ -215,9 +249,9 @@ impl PoolRun {
         };
         let completion = client
             .stream(&request, &cancel, |event| match event {
-                StreamEvent::Token(text) => self.append_live(text),
+                StreamEvent::Token(text) => self.append_live(&item.key, text),
                 StreamEvent::Restart { .. } => self.live.update(|live| {
-                    if let Some((_, text)) = live {
+                    if let Some(text) = live.get_mut(&item.key) {
                         text.clear();
                     }
                 }),
@@ -238,9 +272,9 @@ impl PoolRun {
         }
     }
 
-    fn append_live(self, text: &str) {
+    fn append_live(self, key: &str, text: &str) {
         self.live.update(|live| {
-            if let Some((_, live)) = live {
+            if let Some(live) = live.get_mut(key) {
                 live.push_str(text);
             }
         });

@@ -134,6 +134,40 @@ pub fn total_items(prompts: &[Prompt], pool: &[PoolEntry]) -> usize {
     prompts.len() * pool.iter().map(|entry| entry.generations_per_prompt as usize).sum::<usize>()
 }
 
+/// How many requests one hosted pool entry keeps in flight. Hosted servers
+/// batch concurrent requests (vLLM, TGI, the HF router), so a few at once
+/// finish far sooner than one after another, without tripping rate limits.
+pub const HOSTED_CONCURRENCY: usize = 4;
+
+/// Splits a plan into lanes that run side by side, each in its own order:
+/// the local model is one lane (the worker runs one generation at a time),
+/// and each hosted entry gets up to `hosted_concurrency` lanes, its items
+/// dealt round-robin. Every item is in exactly one lane, and a lane keeps
+/// the plan's order.
+pub fn lanes(plan: Vec<WorkItem>, pool: &[PoolEntry], hosted_concurrency: usize) -> Vec<Vec<WorkItem>> {
+    let mut lanes: Vec<Vec<WorkItem>> = Vec::new();
+    // (entry index or `None` for the local model, lane within it) → lane.
+    let mut lane_of: std::collections::HashMap<(Option<usize>, usize), usize> = std::collections::HashMap::new();
+    let mut dealt: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for item in plan {
+        let key = match pool[item.entry_index].model {
+            PoolModel::Local => (None, 0),
+            PoolModel::Hosted { .. } => {
+                let count = dealt.entry(item.entry_index).or_default();
+                let key = (Some(item.entry_index), *count % hosted_concurrency.max(1));
+                *count += 1;
+                key
+            }
+        };
+        let lane = *lane_of.entry(key).or_insert_with(|| {
+            lanes.push(Vec::new());
+            lanes.len() - 1
+        });
+        lanes[lane].push(item);
+    }
+    lanes
+}
+
 /// A run's progress, for the progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct RunProgress {
@@ -145,7 +179,8 @@ pub struct RunProgress {
     pub done_this_run: usize,
     /// Tokens generated in this run.
     pub tokens_this_run: u64,
-    /// Seconds spent generating in this run.
+    /// Seconds since this run started, by the wall clock (lanes run side
+    /// by side, so per-item times would add up to more).
     pub seconds_this_run: f64,
 }
 
@@ -241,5 +276,28 @@ mod tests {
         assert_eq!(progress.seconds_left(), Some(8.0));
         assert_eq!(RunProgress::default().seconds_left(), None);
         assert_eq!(RunProgress::default().tokens_per_second(), 0.0);
+    }
+
+    #[test]
+    fn the_local_model_is_one_lane_and_hosted_entries_several() {
+        let prompts: Vec<Prompt> = DEMO_PROMPTS.iter().map(|text| Prompt::new(*text)).collect();
+        let mut hosted = entry("h", 1);
+        hosted.model = PoolModel::Hosted { endpoint: "router".into() };
+        let pool = [entry("a", 1), hosted, entry("b", 1)];
+        let all = plan(&prompts, &pool, |_| false);
+        let lanes = lanes(all.clone(), &pool, 4);
+        // One local lane (entries a and b share the worker) and four hosted.
+        assert_eq!(lanes.len(), 5);
+        let local: Vec<&Vec<WorkItem>> = lanes.iter().filter(|lane| pool[lane[0].entry_index].model == PoolModel::Local).collect();
+        assert_eq!(local.len(), 1);
+        assert_eq!(local[0].len(), 20);
+        let hosted_sizes: Vec<usize> = lanes.iter().filter(|lane| lane[0].entry_index == 1).map(Vec::len).collect();
+        assert_eq!(hosted_sizes, [3, 3, 2, 2]);
+        // Every item once, each lane in plan order.
+        let position = |item: &WorkItem| all.iter().position(|planned| planned == item).unwrap();
+        let mut seen: Vec<usize> = lanes.iter().flatten().map(position).collect();
+        assert!(lanes.iter().all(|lane| lane.windows(2).all(|pair| position(&pair[0]) < position(&pair[1]))));
+        seen.sort_unstable();
+        assert_eq!(seen, (0..all.len()).collect::<Vec<_>>());
     }
 }
