@@ -88,8 +88,9 @@ try {
   const importSeconds = (performance.now() - importStart) / 1000;
 
   // A fresh load, so the figures include reading 10,000 records back.
-  const openStart = performance.now();
   await page.goto(place('contribute'));
+  const openStart = performance.now();
+  await page.reload();
   await page.getByTestId('task').waitFor({ timeout: 300_000 });
   const openSeconds = (performance.now() - openStart) / 1000;
   const total = await page.getByTestId('rating-progress').textContent();
@@ -104,7 +105,7 @@ try {
   const rated = await page.getByTestId('rating-progress').textContent();
 
   const f = (ms) => `${ms.toFixed(1)} ms`;
-  console.log(`project: ${PROMPTS.toLocaleString('en')} prompts × 2 completions (${total.replace(/^0 of /, '').replace(' rated', '')} items to rate), imported in ${importSeconds.toFixed(1)} s; Contribute opened with them in ${openSeconds.toFixed(2)} s`);
+  console.log(`project: ${PROMPTS.toLocaleString('en')} prompts × 2 completions (${total.replace(/^0 of /, '').replace(' rated', '')} items to rate), imported in ${importSeconds.toFixed(1)} s; a reload of Contribute showed the first item in ${openSeconds.toFixed(2)} s`);
   console.log(`keypress (Enter) → next item painted, ${marks.length} ratings after ${WARM_UP} warm-up: p50 ${f(percentile(marks, 50))}, p95 ${f(percentile(marks, 95))}, max ${f(Math.max(...marks))}`);
   console.log(`after the run: ${rated}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 } finally {
