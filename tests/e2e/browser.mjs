@@ -60,6 +60,16 @@ export function collectErrors(page) {
   return errors;
 }
 
+/** Dismisses every dialog (`alert()` from injected HTML would open one) and counts them. */
+export function countDialogs(page) {
+  const dialogs = { count: 0 };
+  page.on('dialog', (dialog) => {
+    dialogs.count += 1;
+    dialog.dismiss();
+  });
+  return dialogs;
+}
+
 /** Saves a full-page screenshot into the test output folder and returns its path. */
 export async function screenshot(page, name) {
   await mkdir(outputDir, { recursive: true });

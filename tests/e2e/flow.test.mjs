@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { baseUrl, openBrowser, collectErrors, screenshot, storedValues } from './browser.mjs';
+import { baseUrl, openBrowser, collectErrors, countDialogs, screenshot, storedValues } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -127,11 +127,7 @@ test('demo prompts → local model pooled twice → rated by keyboard with a rel
 test('prompts with HTML payloads are shown as text', async () => {
   const page = await browser.context.newPage();
   const errors = collectErrors(page);
-  let dialogs = 0;
-  page.on('dialog', (dialog) => {
-    dialogs += 1;
-    dialog.dismiss();
-  });
+  const dialogs = countDialogs(page);
   await page.goto(place('build'));
   await page.getByTestId('clear-prompts').click();
   await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]').textContent === '0 prompts');
@@ -142,7 +138,7 @@ test('prompts with HTML payloads are shown as text', async () => {
   const shown = await page.locator('.prompt-list li').allTextContents();
   for (const payload of payloads) assert.ok(shown.includes(payload), `${payload} is shown as typed`);
   assert.equal(await page.locator('.prompt-list img, .prompt-list script').count(), 0);
-  assert.equal(dialogs, 0);
+  assert.equal(dialogs.count, 0, 'no alert() ran');
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -112,15 +112,29 @@ fn place_view(place: Place) -> impl IntoView {
         <section data-testid=testid aria-labelledby="place-title">
             <h1 id="place-title">{place.title()}</h1>
             <p>{purpose}</p>
-            {(place == Place::Contribute).then(|| view! { <contribute::Contribute /> })}
-            {(place == Place::Build).then(|| view! { <build::Build /> })}
-            {(place == Place::Export).then(|| view! { <export::Export /> })}
+            {(place == Place::Contribute).then(|| view! { <WhenProjectOpen><contribute::Contribute /></WhenProjectOpen> })}
+            {(place == Place::Build).then(|| view! { <WhenProjectOpen><build::Build /></WhenProjectOpen> })}
+            {(place == Place::Export).then(|| view! { <WhenProjectOpen><export::Export /></WhenProjectOpen> })}
             {(place == Place::Settings)
                 .then(|| view! {
                     <model_settings::ModelSettings />
                     <endpoints::EndpointSettings />
                 })}
         </section>
+    }
+}
+
+/// Shows its children once the stored project has been read: a change made
+/// before that would start from an empty project and overwrite the stored one.
+#[component]
+fn WhenProjectOpen(children: ChildrenFn) -> impl IntoView {
+    let project = expect_context::<project::Project>();
+    move || match (project.loaded.get(), project.storage_error.get()) {
+        (true, _) => children().into_any(),
+        (false, Some(message)) => {
+            view! { <p class="error" role="alert">{format!("Your project could not be opened: {message}")}</p> }.into_any()
+        }
+        (false, None) => view! { <p role="status" data-testid="project-opening">"Opening your project…"</p> }.into_any(),
     }
 }
 
