@@ -139,7 +139,7 @@ test('A vs B, ranking and 1–5 on imported completions; DPO follows the answers
   assert.deepEqual(errors, []);
 });
 
-test('a dropped file with HTML in its completions is rated as text', async (t) => {
+test('a dropped file and guidelines with HTML in them are shown as text', async (t) => {
   const browser = await openBrowser();
   // Closed even when an assertion fails: an open browser would keep node running.
   t.after(() => browser.close());
@@ -162,7 +162,19 @@ test('a dropped file with HTML in its completions is rated as text', async (t) =
   await page.getByTestId('use-file').click();
   await page.getByTestId('prompts-note').waitFor();
 
+  // The organizer's guidelines: Markdown becomes elements, HTML stays text.
+  const guidelines = `**Be kind.** ${payloads[0]}\n- ${payloads[1]}`;
+  await page.getByTestId('guidelines-text').fill(guidelines);
+  await page.getByTestId('guidelines-save').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="guidelines-save"]').textContent === 'Saved');
+
   await page.goto(place('contribute'));
+  await page.reload();
+  const shownGuidelines = page.getByTestId('guidelines');
+  assert.equal(await shownGuidelines.locator('strong').textContent(), 'Be kind.');
+  assert.equal(await shownGuidelines.locator('p').textContent(), `Be kind. ${payloads[0]}`);
+  assert.equal(await shownGuidelines.locator('li').textContent(), payloads[1]);
+  assert.equal(await shownGuidelines.locator('img, script').count(), 0);
   await page.getByTestId('rating-mode').selectOption('pairwise');
   await page.getByTestId('completion-a').waitFor();
   assert.equal(await page.getByTestId('task-prompt').textContent(), 'Say <b>hi</b>');

@@ -21,6 +21,7 @@ pub fn Build() -> impl IntoView {
         <PromptsPanel />
         <PoolPanel />
         <RunPanel />
+        <GuidelinesPanel />
     }
 }
 
@@ -219,6 +220,36 @@ fn FilePreview(table: SourceTable, columns: FileColumns) -> impl IntoView {
         {move || columns.completion.get().is_some().then(|| optional_select("Model column (optional)", "model-column", columns.model, names.clone()))}
         <p class="hint">{format!("{rows} rows; the first prompts:")}</p>
         <ul class="preview" data-testid="prompt-preview">{preview}</ul>
+    }
+}
+
+/// The guidelines raters see in Contribute: Markdown, edited here and
+/// previewed as it will be shown (built as elements, never as HTML).
+#[component]
+fn GuidelinesPanel() -> impl IntoView {
+    let project = expect_context::<Project>();
+    let draft = RwSignal::new(project.guidelines.get_untracked());
+    let problem = RwSignal::new(None::<String>);
+    let saved = move || draft.with(|draft| project.guidelines.with(|stored| draft == stored));
+    let save = move |_| spawn_local(async move { report(problem, project::save_guidelines(project, draft.get_untracked()).await) });
+    view! {
+        <section class="panel" aria-labelledby="guidelines-title" data-testid="guidelines-panel">
+            <h2 id="guidelines-title">"Rating guidelines"</h2>
+            <label>
+                "Guidelines for raters (Markdown: paragraphs, - lists, **bold**)"
+                <textarea rows="5" data-testid="guidelines-text" prop:value=draft on:input=move |event| draft.set(event_target_value(&event))></textarea>
+            </label>
+            <div class="buttons">
+                <button type="button" data-testid="guidelines-save" on:click=save disabled=saved>
+                    {move || if saved() { "Saved" } else { "Save guidelines" }}
+                </button>
+            </div>
+            {move || problem.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            <details>
+                <summary>"Preview"</summary>
+                <div data-testid="guidelines-preview">{move || crate::contribute::markdown(&draft.get())}</div>
+            </details>
+        </section>
     }
 }
 

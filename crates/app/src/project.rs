@@ -174,6 +174,14 @@ pub async fn save_prompts(project: Project, prompts: Vec<Prompt>) -> Result<(), 
     .await
 }
 
+/// Replaces the rating guidelines (Markdown).
+pub async fn save_guidelines(project: Project, guidelines: String) -> Result<(), String> {
+    write(|store| async move { store.put_setting(GUIDELINES_KEY, &guidelines).await.map(|_| guidelines) }, move |guidelines| {
+        project.guidelines.set(guidelines)
+    })
+    .await
+}
+
 /// Sets the name kept with this browser's ratings.
 pub async fn save_annotator(project: Project, name: String) -> Result<(), String> {
     write(|store| async move { store.put_setting(ANNOTATOR_KEY, &name).await.map(|_| name) }, move |name| {
