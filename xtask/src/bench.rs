@@ -69,13 +69,7 @@ fn model_against_wllama(ws: &Workspace) -> Result<(), String> {
     let models = model.parent().expect("the model sits in a folder").to_path_buf();
     let server = Server::start_with_mounts("127.0.0.1:0", dist, models, vec![("/bench/", bench.clone())])?;
     step(&format!("local model in headless Chromium: Prefab's worker against wllama, one thread (http://{})", server.addr()));
-    let (chromium, _) = chromium_paths();
-    run(Command::new("node")
-        .arg("model_bench.mjs")
-        .current_dir(&bench)
-        .env("PREFAB_URL", format!("http://{}/", server.addr()))
-        .env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL)
-        .env("CHROMIUM", chromium))
+    run(bench_script(&bench, "model_bench.mjs", &server).env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL))
 }
 
 fn rating(ws: &Workspace) -> Result<(), String> {
@@ -86,10 +80,17 @@ fn rating(ws: &Workspace) -> Result<(), String> {
     // Rating needs no model: the completions come in a file.
     let server = Server::start("127.0.0.1:0", dist, ws.cache.join("models"))?;
     step(&format!("rating in headless Chromium: keypress → next item painted with 10,000 records (http://{})", server.addr()));
+    run(&mut bench_script(&bench, "rating_bench.mjs", &server))
+}
+
+/// `node <script>` in `tests/bench`, pointed at the server and the browser.
+fn bench_script(bench: &std::path::Path, script: &str, server: &Server) -> Command {
     let (chromium, _) = chromium_paths();
-    run(Command::new("node")
-        .arg("rating_bench.mjs")
-        .current_dir(&bench)
+    let mut command = Command::new("node");
+    command
+        .arg(script)
+        .current_dir(bench)
         .env("PREFAB_URL", format!("http://{}/", server.addr()))
-        .env("CHROMIUM", chromium))
+        .env("CHROMIUM", chromium);
+    command
 }
