@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod agreement;
+pub mod backoff;
 pub mod bench;
 pub mod chat;
 pub mod contribute;

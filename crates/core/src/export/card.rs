@@ -92,8 +92,12 @@ impl DatasetCard {
         list(out, "tags", &self.tags)?;
         if !self.configs.is_empty() {
             writeln!(out, "configs:")?;
-            for config in &self.configs {
+            for (index, config) in self.configs.iter().enumerate() {
                 writeln!(out, "- config_name: {}", yaml(&config.name))?;
+                if index == 0 && self.configs.len() > 1 {
+                    // `load_dataset(repo)` without a config name loads this one.
+                    writeln!(out, "  default: true")?;
+                }
                 writeln!(out, "  data_files:")?;
                 writeln!(out, "  - split: train")?;
                 writeln!(out, "    path: {}", yaml(&config.path))?;

@@ -7,27 +7,12 @@
 //! - everything else (a bad token, an unknown model, a refused request, a
 //!   cancel) fails at once: trying again cannot help.
 //!
-//! Every wait is capped, and so is the number of attempts. The caller draws
-//! the jitter, so this stays pure and testable.
+//! The policy itself (backoff, caps, jitter) is [`prefab_core::backoff`],
+//! shared with the Hub client; this module says what each failure allows.
 
 use super::errors::{ErrorBody, HostedError, HostedErrorKind};
-
-/// How persistent to be.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// The backoff before the second attempt, in milliseconds; it doubles each time.
-    pub base_delay_ms: f64,
-    /// No wait is longer than this, in milliseconds.
-    pub max_delay_ms: f64,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy { max_attempts: 5, base_delay_ms: 500.0, max_delay_ms: 60_000.0 }
-    }
-}
+use prefab_core::backoff::{parse_retry_after_ms, RetryWait, Retryable};
+pub use prefab_core::backoff::{Decision, RetryPolicy};
 
 /// A failed attempt, as the transport saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,48 +25,16 @@ pub struct Failure {
     pub body: String,
 }
 
-/// What to do after a failed attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    /// Wait this many milliseconds, then try again.
-    RetryAfterMs(f64),
-    /// Stop and report the error.
-    GiveUp,
-}
-
-impl RetryPolicy {
-    /// Decides after failed attempt number `attempt` (1 for the first);
-    /// `jitter` is a random number in `[0, 1)`.
-    pub fn decide(&self, attempt: u32, failure: &Failure, jitter: f64) -> Decision {
-        if attempt >= self.max_attempts {
-            return Decision::GiveUp;
-        }
-        let backoff = || {
-            let exponential = self.base_delay_ms * 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
-            // "Equal jitter": half fixed, half random, so the wait never collapses to zero.
-            let capped = exponential.min(self.max_delay_ms);
-            capped / 2.0 + capped / 2.0 * jitter.clamp(0.0, 1.0)
+impl Retryable for Failure {
+    fn retry_wait(&self) -> RetryWait {
+        let said = match self.error.kind {
+            HostedErrorKind::RateLimited => self.retry_after.as_deref().and_then(parse_retry_after_ms),
+            HostedErrorKind::ModelLoading => ErrorBody::parse(&self.body).estimated_time.map(|seconds| seconds * 1000.0),
+            HostedErrorKind::Server | HostedErrorKind::Timeout | HostedErrorKind::Unreachable | HostedErrorKind::StreamCut => None,
+            _ => return RetryWait::Never,
         };
-        let wait = match failure.error.kind {
-            HostedErrorKind::RateLimited => failure.retry_after.as_deref().and_then(parse_retry_after_ms).unwrap_or_else(backoff),
-            HostedErrorKind::ModelLoading => {
-                ErrorBody::parse(&failure.body).estimated_time.map(|seconds| seconds * 1000.0).unwrap_or_else(backoff)
-            }
-            HostedErrorKind::Server
-            | HostedErrorKind::Timeout
-            | HostedErrorKind::Unreachable
-            | HostedErrorKind::StreamCut => backoff(),
-            _ => return Decision::GiveUp,
-        };
-        Decision::RetryAfterMs(wait.clamp(0.0, self.max_delay_ms))
+        said.map_or(RetryWait::Backoff, RetryWait::ServerSaid)
     }
-}
-
-/// `Retry-After` in seconds (`"120"`, `"1.5"`). The HTTP-date form needs a
-/// clock and is rare from APIs; it falls back to the backoff.
-fn parse_retry_after_ms(value: &str) -> Option<f64> {
-    let seconds: f64 = value.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then_some(seconds * 1000.0)
 }
 
 #[cfg(test)]
