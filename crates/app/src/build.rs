@@ -1,5 +1,5 @@
-//! Build: bring prompts (demo, pasted, or a file in any format the core
-//! reads), configure the model pool, run it, and watch the results come in.
+//! Build: bring prompts (demo, pasted, a file in any format the core
+//! reads, or a Hub dataset), configure the model pool, run it, and watch the results come in.
 //!
 //! Prompts and model output are shown as text, never as HTML.
 
@@ -10,6 +10,11 @@ use prefab_core::prompt_import::{read_source, ColumnMapping, SourceTable};
 use prefab_core::record::Prompt;
 use wasm_bindgen_futures::JsFuture;
 
+use std::cell::Cell;
+use std::rc::Rc;
+
+use crate::hub_account::HubAccount;
+use crate::hub_import::{HubPicker, HubSource};
 use crate::local_model::{LocalModel, ModelState};
 use crate::pool_run::{PoolRun, RunState};
 use crate::project::{self, ItemState, Project};
@@ -40,6 +45,10 @@ fn PromptsPanel() -> impl IntoView {
     let columns = FileColumns { prompt: RwSignal::new(0), completion: RwSignal::new(None), model: RwSignal::new(None) };
     let picked = NodeRef::<leptos::html::Input>::new();
     let dragging = RwSignal::new(false);
+    let account = expect_context::<HubAccount>();
+    let hub_source = RwSignal::new(None::<HubSource>);
+    // The cancel flag of a Hub read under way.
+    let hub_reading = RwSignal::new_local(None::<Rc<Cell<bool>>>);
 
     let replace = move |prompts: Vec<Prompt>| spawn_local(async move { report(problem, project::save_prompts(project, prompts).await) });
     let use_demo = move |_| replace(DEMO_PROMPTS.iter().map(|text| Prompt::new(*text)).collect());
@@ -54,6 +63,16 @@ fn PromptsPanel() -> impl IntoView {
         pasted.set(String::new());
         replace(prompts);
     };
+    // Offers a table for the column choice, with the columns guessed.
+    let offer = move |table: SourceTable| {
+        let position = |name: Option<&str>| name.and_then(|name| table.columns().iter().position(|c| c.name == name));
+        let suggested = table.suggest_mapping().ok();
+        columns.prompt.set(position(suggested.as_ref().map(|mapping| mapping.prompt.as_str())).unwrap_or(0));
+        columns.completion.set(position(table.suggest_completion_column()));
+        columns.model.set(position(table.suggest_model_column()));
+        source.set(Some(table));
+        problem.set(None);
+    };
     let read_file = move |file: web_sys::File| {
         spawn_local(async move {
             let name = file.name();
@@ -61,16 +80,9 @@ fn PromptsPanel() -> impl IntoView {
                 Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
                 Err(error) => return problem.set(Some(format!("could not read {name}: {error:?}"))),
             };
+            hub_source.set(None);
             match read_source(&bytes, &name, None) {
-                Ok(table) => {
-                    let position = |name: Option<&str>| name.and_then(|name| table.columns().iter().position(|c| c.name == name));
-                    let suggested = table.suggest_mapping().ok();
-                    columns.prompt.set(position(suggested.as_ref().map(|mapping| mapping.prompt.as_str())).unwrap_or(0));
-                    columns.completion.set(position(table.suggest_completion_column()));
-                    columns.model.set(position(table.suggest_model_column()));
-                    source.set(Some(table));
-                    problem.set(None);
-                }
+                Ok(table) => offer(table),
                 Err(error) => {
                     source.set(None);
                     problem.set(Some(error.to_string()));
@@ -78,6 +90,11 @@ fn PromptsPanel() -> impl IntoView {
             }
         });
     };
+    let on_hub_preview = Callback::new(move |hub: HubSource| {
+        offer(hub.first.table.clone());
+        note.set(Some(format!("{} rows in {} {}/{}; the preview shows the first {}.", hub.total(), hub.dataset.as_str(), hub.split.config, hub.split.split, hub.first.table.len())));
+        hub_source.set(Some(hub));
+    });
     let on_pick = move |_| {
         if let Some(file) = picked.get_untracked().and_then(|input| input.files()).and_then(|files| files.get(0)) {
             read_file(file);
@@ -90,8 +107,7 @@ fn PromptsPanel() -> impl IntoView {
             read_file(file);
         }
     };
-    let take_file = move |_| {
-        let Some(table) = source.get_untracked() else { return };
+    let import_table = move |table: SourceTable| {
         let name = |index: usize| table.columns().get(index).map(|c| c.name.clone());
         let Some(prompt_column) = name(columns.prompt.get_untracked()) else { return };
         let mapping = ColumnMapping::prompt(&prompt_column);
@@ -132,6 +148,37 @@ fn PromptsPanel() -> impl IntoView {
         }
     };
 
+    let take_file = move |_| {
+        let Some(table) = source.get_untracked() else { return };
+        let Some(hub) = hub_source.get_untracked() else { return import_table(table) };
+        if hub.total() <= table.len() as u64 {
+            hub_source.set(None);
+            return import_table(table);
+        }
+        let cancelled = Rc::new(Cell::new(false));
+        hub_reading.set(Some(Rc::clone(&cancelled)));
+        spawn_local(async move {
+            let read = hub.read_all(account, cancelled, |message| note.set(Some(message))).await;
+            hub_reading.set(None);
+            match read {
+                Ok(table) => {
+                    hub_source.set(None);
+                    note.set(None);
+                    import_table(table);
+                }
+                Err(error) => {
+                    note.set(None);
+                    problem.set(Some(error.to_string()));
+                }
+            }
+        });
+    };
+    let cancel_hub = move |_| {
+        if let Some(cancelled) = hub_reading.get_untracked() {
+            cancelled.set(true);
+        }
+    };
+
     view! {
         <section class="panel" aria-labelledby="prompts-title" data-testid="prompts-panel">
             <h2 id="prompts-title">"Prompts"</h2>
@@ -157,9 +204,15 @@ fn PromptsPanel() -> impl IntoView {
                         accept=".jsonl,.json,.csv,.tsv,.parquet,.txt" />
                 </label>
             </div>
+            <HubPicker on_preview=on_hub_preview />
             {move || source.get().map(|table| view! {
                 <FilePreview table columns />
-                <div class="buttons"><button type="button" data-testid="use-file" on:click=take_file>"Use this file"</button></div>
+                <div class="buttons">
+                    <button type="button" data-testid="use-file" prop:disabled=move || hub_reading.with(Option::is_some) on:click=take_file>
+                        {move || if hub_source.with(Option::is_some) { "Use these rows" } else { "Use this file" }}
+                    </button>
+                    {move || hub_reading.with(Option::is_some).then(|| view! { <button type="button" data-testid="hub-cancel" on:click=cancel_hub>"Cancel"</button> })}
+                </div>
             })}
             {move || problem.get().map(|message| view! { <p class="error" role="alert" data-testid="prompts-error">{message}</p> })}
             {move || note.get().map(|message| view! { <p role="status" data-testid="prompts-note">{message}</p> })}

@@ -1,6 +1,7 @@
 //! Export: the project's ratings as TRL-ready KTO and DPO datasets, or the
 //! raw generations, in JSONL or Parquet, each downloaded with its dataset
-//! card; with counts and small charts of what was rated.
+//! card, or published to a Hub dataset repo; with counts and small charts of
+//! what was rated.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,9 @@ use prefab_core::table::Table;
 use prefab_core::write::{jsonl::to_jsonl, parquet::to_parquet};
 use wasm_bindgen::JsCast;
 
+use prefab_hub::layout::PublishedConfig;
+
+use crate::hub_publish::PublishPanel;
 use crate::project::Project;
 
 /// Which dataset.
@@ -42,6 +46,11 @@ pub fn Export() -> impl IntoView {
         project.records()
     });
 
+    let policy = move |records: &[Record]| BinarizePolicy {
+        source: source.get_untracked().unwrap_or_else(|| dpo_source(records)),
+        strategy: strategy.get_untracked(),
+        ..BinarizePolicy::default()
+    };
     let download = move |_| {
         let records = records.get_untracked();
         let (name, table, report) = match kind.get_untracked() {
@@ -50,8 +59,7 @@ pub fn Export() -> impl IntoView {
                 ("kto", export.table, export.report.describe())
             }
             Kind::Dpo => {
-                let policy = BinarizePolicy { source: source.get_untracked().unwrap_or_else(|| dpo_source(&records)), strategy: strategy.get_untracked(), ..BinarizePolicy::default() };
-                let export = dpo::dpo(&records, &DpoOptions { policy, style: Style::Standard });
+                let export = dpo::dpo(&records, &DpoOptions { policy: policy(&records), style: Style::Standard });
                 ("dpo", export.table, export.report.describe())
             }
             Kind::Raw => ("generations", raw::raw_generations(&records, Aspect::OverallRating), String::new()),
@@ -101,11 +109,26 @@ pub fn Export() -> impl IntoView {
                 Err(message) => view! { <p role="alert" class="error" data-testid="export-outcome">{message}</p> }.into_any(),
             })}
         </section>
+        <PublishPanel records tables=Callback::new(move |records: Vec<Record>| publishable(&records, policy(&records))) />
         <section class="panel" aria-labelledby="counts-title">
             <h2 id="counts-title">"What was rated"</h2>
             {move || charts(&records.get())}
         </section>
     }
+}
+
+/// What Publish sends: KTO, DPO with `policy`, and the raw generations, with
+/// the card's lines on how the rows were made.
+fn publishable(records: &[Record], policy: BinarizePolicy) -> (Vec<PublishedConfig>, Vec<String>) {
+    let kto = kto::kto(records, &KtoOptions::default());
+    let dpo = dpo::dpo(records, &DpoOptions { policy: policy.clone(), style: Style::Standard });
+    let policies = vec![format!("KTO: {}", kto.report.describe()), format!("DPO: {} {}", policy.describe(), dpo.report.describe())];
+    let configs = vec![
+        PublishedConfig { name: "kto".into(), table: kto.table, description: "TRL KTO rows: prompt, completion, label".into() },
+        PublishedConfig { name: "dpo".into(), table: dpo.table, description: "TRL DPO pairs: prompt, chosen, rejected".into() },
+        PublishedConfig { name: "generations".into(), table: raw::raw_generations(records, Aspect::OverallRating), description: "every generation with its model and ratings (the DIBT raw format)".into() },
+    ];
+    (configs, policies)
 }
 
 /// DPO pairs come from A-vs-B answers when there are any, else rankings,

@@ -8,6 +8,9 @@ pub mod build;
 pub mod contribute;
 pub mod endpoints;
 pub mod export;
+pub mod hub_account;
+pub mod hub_import;
+pub mod hub_publish;
 pub mod local_model;
 pub mod model_settings;
 pub mod model_worker;
@@ -33,6 +36,7 @@ pub fn App() -> impl IntoView {
     let project = project::Project::new();
     provide_context(project);
     provide_context(pool_run::PoolRun::new());
+    provide_context(hub_account::HubAccount::new());
     leptos::task::spawn_local(async move {
         if let Err(message) = project.load().await {
             project.storage_error.set(Some(message));
@@ -119,6 +123,7 @@ fn place_view(place: Place) -> impl IntoView {
                 .then(|| view! {
                     <model_settings::ModelSettings />
                     <endpoints::EndpointSettings />
+                    <hub_account::HubSettings />
                 })}
         </section>
     }

@@ -1,0 +1,443 @@
+//! The browser side of the Hub: `fetch` with retries, sessionStorage for the
+//! sign-in, and the flows that chain the pure steps (sign in, read a dataset,
+//! publish).
+//!
+//! The token is sent only in `Authorization` headers, only to the Hub and its
+//! datasets-server (never to an LFS storage address), and kept only in this
+//! tab's sessionStorage: never in IndexedDB, localStorage, a URL or a log.
+
+use crate::commit::{self, CommitPlan, PlannedFile, RepoId, UploadMode};
+use crate::dataset::{DatasetId, DatasetsServer, ReadPlan, Split};
+use crate::error::{ErrorHeaders, HubError, HubErrorKind};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::oauth::{self, Account, Callback, Discovery, OAuthSettings, PendingSignIn, Session, TokenResponse};
+use prefab_core::backoff::{Decision, RetryPolicy};
+use prefab_core::prompt_import::{read_source, rows_api, Format, SourceTable};
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, RequestCache, RequestInit, Response};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(request: &Request) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &js_sys::Function, milliseconds: f64) -> JsValue;
+}
+
+/// sessionStorage key of the signed-in session.
+const SESSION_KEY: &str = "prefab.hub.session";
+/// sessionStorage key of a sign-in waiting for the provider's answer.
+const PENDING_KEY: &str = "prefab.hub.pending";
+
+/// Waits `milliseconds` without blocking.
+pub async fn sleep(milliseconds: f64) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, milliseconds);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+fn js_error(error: JsValue) -> String {
+    error.as_string().or_else(|| js_sys::JSON::stringify(&error).ok().and_then(|s| s.as_string())).unwrap_or_else(|| format!("{error:?}"))
+}
+
+/// A Hub at an address, with or without a token.
+#[derive(Clone)]
+pub struct Hub {
+    /// The Hub's address, e.g. `https://huggingface.co`.
+    pub hub_url: String,
+    token: Option<String>,
+    viewer: DatasetsServer,
+    policy: RetryPolicy,
+}
+
+/// Something worth telling the person while a long call runs.
+pub type Progress<'a> = &'a dyn Fn(String);
+
+impl Hub {
+    /// The Hub at `hub_url`, signed in with `token` if given.
+    pub fn new(hub_url: &str, token: Option<String>) -> Hub {
+        let hub_url = hub_url.trim().trim_end_matches('/').to_owned();
+        Hub { viewer: DatasetsServer::for_hub(&hub_url), hub_url, token, policy: RetryPolicy { max_attempts: 6, base_delay_ms: 500.0, max_delay_ms: 30_000.0 } }
+    }
+
+    /// The Hub of a signed-in session.
+    pub fn signed_in(session: &Session) -> Hub {
+        Hub::new(&session.hub_url, Some(session.access_token.clone()))
+    }
+
+    /// Whether `url` may receive the token: the Hub and its datasets-server only.
+    fn trusted(&self, url: &str) -> bool {
+        let under = |base: &str| url == base || url.starts_with(&format!("{base}/")) || url.starts_with(&format!("{base}?"));
+        under(&self.hub_url) || under(&self.viewer.base)
+    }
+
+    /// Sends one request once. A network failure (which includes CORS
+    /// refusals and a server that closed the connection) is `Unreachable`.
+    pub async fn send_once(&self, request: &HttpRequest) -> Result<HttpResponse, HubError> {
+        let unreachable = |error: JsValue| HubError::new(HubErrorKind::Unreachable, format!("{} {}: {}", request.method, strip_query(&request.url), js_error(error)));
+        let headers = Headers::new().map_err(unreachable)?;
+        for (name, value) in &request.headers {
+            headers.set(name, value).map_err(unreachable)?;
+        }
+        if request.authorized && self.trusted(&request.url) {
+            if let Some(token) = &self.token {
+                headers.set("Authorization", &format!("Bearer {token}")).map_err(unreachable)?;
+            }
+        }
+        let init = RequestInit::new();
+        init.set_method(request.method);
+        init.set_headers(&headers);
+        init.set_cache(RequestCache::NoStore);
+        if let Some(body) = &request.body {
+            init.set_body(&js_sys::Uint8Array::from(body.as_slice()));
+        }
+        let fetched = Request::new_with_str_and_init(&request.url, &init).map_err(unreachable)?;
+        let response: Response = JsFuture::from(global_fetch(&fetched)).await.map_err(unreachable)?.unchecked_into();
+        let header = |name: &str| response.headers().get(name).ok().flatten();
+        let error_headers = ErrorHeaders { error_code: header("X-Error-Code"), error_message: header("X-Error-Message"), retry_after: header("Retry-After") };
+        let buffer = JsFuture::from(response.array_buffer().map_err(unreachable)?).await.map_err(unreachable)?;
+        Ok(HttpResponse { status: response.status(), error_headers, body: js_sys::Uint8Array::new(&buffer).to_vec() })
+    }
+
+    /// Sends a request, trying again after rate limits, server errors and
+    /// network failures as the backoff policy says; `progress` hears of each
+    /// wait. Any other answer, success or not, is returned for the caller to read.
+    pub async fn send(&self, request: &HttpRequest, progress: Progress<'_>) -> Result<HttpResponse, HubError> {
+        let mut attempt = 1;
+        loop {
+            let failure = match self.send_once(request).await {
+                Ok(response) if response.ok() => return Ok(response),
+                Ok(response) => {
+                    let error = response.error(&self.hub_url, None);
+                    if !matches!(error.kind, HubErrorKind::RateLimited | HubErrorKind::Server) {
+                        return Ok(response);
+                    }
+                    error
+                }
+                Err(error) => error,
+            };
+            match self.policy.decide(attempt, &failure, js_sys::Math::random()) {
+                Decision::RetryAfterMs(wait) => {
+                    progress(format!("{} — trying again in {:.0} s (attempt {} of {})", failure, (wait / 1000.0).ceil(), attempt + 1, self.policy.max_attempts));
+                    sleep(wait).await;
+                    attempt += 1;
+                }
+                Decision::GiveUp => return Err(failure),
+            }
+        }
+    }
+
+    // ---- Reading a dataset --------------------------------------------------
+
+    /// The dataset's configs and splits.
+    pub async fn splits(&self, dataset: &DatasetId, progress: Progress<'_>) -> Result<Vec<Split>, HubError> {
+        let response = self.send(&self.viewer.splits_request(dataset), progress).await?;
+        self.viewer.read_splits(&response, dataset)
+    }
+
+    /// One `/rows` page (at most 100 rows) and the split's row count.
+    pub async fn rows_page(&self, dataset: &DatasetId, split: &Split, offset: u64, progress: Progress<'_>) -> Result<rows_api::RowsPage, HubError> {
+        let response = self.send(&self.viewer.rows_request(dataset, split, offset), progress).await?;
+        if !response.ok() {
+            return Err(self.viewer.error(&response, dataset));
+        }
+        rows_api::read_page(&response.body, &DatasetsServer::page_name(dataset, split, offset))
+            .map_err(|error| HubError::new(HubErrorKind::BadResponse, error.to_string()))
+    }
+
+    /// The whole split, starting from its first page (already read for the
+    /// preview): the remaining `/rows` pages, or the Parquet files of a big
+    /// split. `cancelled` stops it between requests.
+    pub async fn read_split(
+        &self,
+        dataset: &DatasetId,
+        split: &Split,
+        first: rows_api::RowsPage,
+        cancelled: Rc<Cell<bool>>,
+        progress: Progress<'_>,
+    ) -> Result<SourceTable, HubError> {
+        let total = first.num_rows_total.unwrap_or(first.table.len() as u64);
+        let stopped = || HubError::new(HubErrorKind::Refused, "cancelled; nothing was added");
+        match ReadPlan::for_split(total, first.table.len() as u64) {
+            ReadPlan::Pages(offsets) => {
+                let mut table = first.table;
+                for offset in offsets {
+                    if cancelled.get() {
+                        return Err(stopped());
+                    }
+                    progress(format!("Read {} of {total} rows…", table.len()));
+                    table.append(self.rows_page(dataset, split, offset, progress).await?.table);
+                }
+                Ok(table)
+            }
+            ReadPlan::Parquet => {
+                let response = self.send(&self.viewer.parquet_request(dataset), progress).await?;
+                let files = self.viewer.read_parquet_files(&response, dataset, split)?;
+                let mut table: Option<SourceTable> = None;
+                for (index, file) in files.iter().enumerate() {
+                    if cancelled.get() {
+                        return Err(stopped());
+                    }
+                    progress(format!("Downloading Parquet file {} of {} ({:.1} MB)…", index + 1, files.len(), file.size as f64 / 1e6));
+                    let response = self.send(&HttpRequest::get(file.url.clone()), progress).await?;
+                    if !response.ok() {
+                        return Err(self.viewer.error(&response, dataset));
+                    }
+                    let part = read_source(&response.body, &file.filename, Some(Format::Parquet))
+                        .map_err(|error| HubError::new(HubErrorKind::BadResponse, error.to_string()))?;
+                    match &mut table {
+                        Some(table) => table.append(part),
+                        None => table = Some(part),
+                    }
+                }
+                Ok(table.unwrap_or(first.table))
+            }
+        }
+    }
+
+    // ---- Publishing ---------------------------------------------------------
+
+    /// Publishes `files` to the dataset repo in one commit: creates the repo
+    /// if `create` and the account may, commits straight when the account can
+    /// write there and opens a pull request otherwise, and makes no commit
+    /// when the repo already holds exactly these files.
+    pub async fn publish(
+        &self,
+        repo: &RepoId,
+        files: &[PlannedFile],
+        account: &Account,
+        options: PublishOptions<'_>,
+        progress: Progress<'_>,
+    ) -> Result<Published, HubError> {
+        let hub = &self.hub_url;
+        let revision = "main";
+        let mut create_pr = !account.can_write(&repo.namespace);
+        if options.create && !create_pr {
+            progress(format!("Creating {} if it does not exist…", repo.id()));
+            let response = self.send(&commit::create_repo_request(hub, repo, &account.username, options.private), progress).await?;
+            commit::read_create_repo(&response, hub, repo)?;
+        }
+        loop {
+            let parent = commit::read_revision(&self.send(&commit::revision_request(hub, repo, revision), progress).await?, hub, repo)?;
+            let tree = commit::read_tree(&self.send(&commit::tree_request(hub, repo, revision), progress).await?, hub, repo)?;
+            let changes = commit::changes(files, &tree, &crate::layout::MANAGED_FOLDERS);
+            if changes.is_empty() {
+                return Ok(Published::Unchanged { commit: parent });
+            }
+            progress(format!("Uploading {} files…", changes.write.len()));
+            let modes = commit::read_preupload(&self.send(&commit::preupload_request(hub, repo, revision, &changes.write), progress).await?, hub, repo, &changes.write)?;
+            let lfs: Vec<&PlannedFile> = changes.write.iter().zip(&modes).filter(|(_, mode)| **mode == UploadMode::Lfs).map(|(file, _)| *file).collect();
+            if !lfs.is_empty() {
+                self.upload_lfs(repo, revision, &lfs, progress).await?;
+            }
+            let plan = CommitPlan {
+                summary: options.summary,
+                parent_commit: &parent,
+                write: changes.write.iter().copied().zip(modes.iter().copied()).collect(),
+                delete: &changes.delete,
+                create_pr,
+            };
+            progress("Committing…".to_owned());
+            let response = self.send(&commit::commit_request(hub, repo, revision, &plan), progress).await?;
+            match response.status {
+                // Without write access after all (an org role the token does not carry): a pull request instead.
+                403 if !create_pr => {
+                    create_pr = true;
+                    continue;
+                }
+                // A stale parent. If a retried commit had landed before its
+                // answer was lost, the files are there now: say so. Otherwise
+                // someone else committed: a clear conflict, never an overwrite.
+                409 | 412 => {
+                    let tree = commit::read_tree(&self.send(&commit::tree_request(hub, repo, revision), progress).await?, hub, repo)?;
+                    if !create_pr && commit::changes(files, &tree, &crate::layout::MANAGED_FOLDERS).is_empty() {
+                        let head = commit::read_revision(&self.send(&commit::revision_request(hub, repo, revision), progress).await?, hub, repo)?;
+                        return Ok(Published::Committed { commit: head, url: format!("{hub}/datasets/{}", repo.id()) });
+                    }
+                    return Err(response.error(hub, Some(&repo.id())));
+                }
+                _ => {}
+            }
+            let outcome = commit::read_commit(&response, hub, repo)?;
+            return Ok(match outcome.pull_request_url {
+                Some(url) => Published::PullRequest { url },
+                None => Published::Committed { commit: outcome.commit_oid, url: outcome.commit_url },
+            });
+        }
+    }
+
+    async fn upload_lfs(&self, repo: &RepoId, revision: &str, files: &[&PlannedFile], progress: Progress<'_>) -> Result<(), HubError> {
+        let hub = &self.hub_url;
+        let objects = commit::read_lfs_batch(&self.send(&commit::lfs_batch_request(hub, repo, revision, files), progress).await?, hub, repo)?;
+        for object in objects {
+            let Some(file) = files.iter().find(|file| file.sha256 == object.oid) else { continue };
+            if let Some(upload) = &object.upload {
+                progress(format!("Uploading {} ({:.1} MB)…", file.path, file.bytes.len() as f64 / 1e6));
+                let response = self.send(&commit::lfs_upload_request(upload, file), progress).await?;
+                if !response.ok() {
+                    return Err(response.error(hub, Some(&repo.id())));
+                }
+            }
+            if let Some(verify) = &object.verify {
+                let response = self.send(&commit::lfs_verify_request(verify, file), progress).await?;
+                if !response.ok() {
+                    return Err(response.error(hub, Some(&repo.id())));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How to publish.
+pub struct PublishOptions<'a> {
+    /// The commit's summary.
+    pub summary: &'a str,
+    /// Create the repo if it does not exist.
+    pub create: bool,
+    /// Create it private.
+    pub private: bool,
+}
+
+/// What publishing did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Published {
+    /// A commit on the repo's main branch.
+    Committed {
+        /// Its id.
+        commit: String,
+        /// Its page.
+        url: String,
+    },
+    /// A pull request, for an account that cannot write to the repo.
+    PullRequest {
+        /// Its page.
+        url: String,
+    },
+    /// The repo already held exactly these files: no commit.
+    Unchanged {
+        /// The head commit.
+        commit: String,
+    },
+}
+
+fn strip_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+// ---- Signing in ---------------------------------------------------------------
+
+fn session_storage() -> Result<web_sys::Storage, HubError> {
+    web_sys::window()
+        .and_then(|window| window.session_storage().ok().flatten())
+        .ok_or_else(|| HubError::new(HubErrorKind::SignInFailed, "this browser gives the page no sessionStorage"))
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// The signed-in session of this tab, if any and not expired. An expired one is forgotten.
+pub fn stored_session() -> Option<Session> {
+    let storage = session_storage().ok()?;
+    let session: Session = serde_json::from_str(&storage.get_item(SESSION_KEY).ok()??).ok()?;
+    if session.expired(now_ms()) {
+        let _ = storage.remove_item(SESSION_KEY);
+        return None;
+    }
+    Some(session)
+}
+
+fn store_session(session: &Session) -> Result<(), HubError> {
+    let text = serde_json::to_string(session).expect("a session serializes");
+    session_storage()?.set_item(SESSION_KEY, &text).map_err(|error| HubError::new(HubErrorKind::SignInFailed, js_error(error)))
+}
+
+/// Forgets this tab's sign-in.
+pub fn sign_out() {
+    if let Ok(storage) = session_storage() {
+        let _ = storage.remove_item(SESSION_KEY);
+        let _ = storage.remove_item(PENDING_KEY);
+    }
+}
+
+/// The OAuth settings of the Space this page is served from
+/// (`window.huggingface.variables`), if it has `hf_oauth: true`.
+pub fn space_oauth_settings() -> Option<OAuthSettings> {
+    let huggingface = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("huggingface")).ok()?;
+    let variables = js_sys::Reflect::get(&huggingface, &JsValue::from_str("variables")).ok()?;
+    let text = js_sys::JSON::stringify(&variables).ok()?.as_string()?;
+    OAuthSettings::from_space_variables(&serde_json::from_str(&text).ok()?)
+}
+
+/// Starts signing in: reads the provider's configuration, keeps a new
+/// verifier and state in sessionStorage, and returns where to send the browser.
+pub async fn begin_sign_in(settings: OAuthSettings, page_url: &str) -> Result<String, HubError> {
+    let hub = Hub::new(&settings.provider_url, None);
+    let response = hub.send(&Discovery::request(&settings.provider_url), &|_| {}).await?;
+    let discovery = Discovery::read(&response, &settings.provider_url)?;
+    let mut random = [0u8; 48];
+    web_sys::window()
+        .and_then(|window| window.crypto().ok())
+        .ok_or_else(|| HubError::new(HubErrorKind::SignInFailed, "this browser has no crypto API"))?
+        .get_random_values_with_u8_array(&mut random)
+        .map_err(|error| HubError::new(HubErrorKind::SignInFailed, js_error(error)))?;
+    let pending = PendingSignIn::new(settings, discovery, page_url, &random);
+    let url = pending.authorize_url();
+    session_storage()?
+        .set_item(PENDING_KEY, &serde_json::to_string(&pending).expect("serializes"))
+        .map_err(|error| HubError::new(HubErrorKind::SignInFailed, js_error(error)))?;
+    Ok(url)
+}
+
+/// Finishes a sign-in when the page was opened by the provider's redirect
+/// (`?code=…&state=…`): takes the code and state out of the address at once,
+/// checks the state, exchanges the code with the verifier, reads who signed
+/// in and keeps the session in sessionStorage. `None` when the page was not
+/// opened that way.
+pub async fn finish_sign_in() -> Option<Result<Session, HubError>> {
+    let window = web_sys::window()?;
+    let location = window.location();
+    let query = location.search().ok()?;
+    let callback = Callback::from_query(&query)?;
+    let storage = session_storage().ok()?;
+    let pending: Option<PendingSignIn> = storage.get_item(PENDING_KEY).ok().flatten().and_then(|text| serde_json::from_str(&text).ok());
+    let _ = storage.remove_item(PENDING_KEY);
+    // The code leaves the address before anything else happens.
+    let fragment = pending.as_ref().map(|p| p.return_fragment.clone()).unwrap_or_else(|| location.hash().unwrap_or_default());
+    let clean = oauth::clean_address(&location.pathname().unwrap_or_default(), &query, &fragment);
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&clean));
+    }
+    let Some(pending) = pending else {
+        return Some(Err(HubError::new(HubErrorKind::SignInFailed, "this tab did not start a sign-in (or it was started in another tab); sign in again")));
+    };
+    Some(exchange(pending, &callback).await)
+}
+
+async fn exchange(pending: PendingSignIn, callback: &Callback) -> Result<Session, HubError> {
+    let code = pending.check(callback)?;
+    let provider = &pending.settings.provider_url;
+    let hub = Hub::new(provider, None);
+    let token = TokenResponse::read(&hub.send(&pending.token_request(&code), &|_| {}).await?, provider)?;
+    let signed_in = Hub::new(provider, Some(token.access_token.clone()));
+    let response = signed_in.send(&HttpRequest::get(pending.discovery.userinfo_endpoint.clone()), &|_| {}).await?;
+    let account = Account::from_userinfo(&response, provider)?;
+    let session = Session { access_token: token.access_token.clone(), expires_at_ms: token.expires_at_ms(now_ms()), hub_url: provider.clone(), account };
+    store_session(&session)?;
+    Ok(session)
+}
+
+/// Signs in with a pasted access token: checks it with `whoami-v2`.
+pub async fn sign_in_with_token(hub_url: &str, token: &str) -> Result<Session, HubError> {
+    let hub = Hub::new(hub_url, Some(token.trim().to_owned()));
+    let response = hub.send(&Account::whoami_request(&hub.hub_url), &|_| {}).await?;
+    let account = Account::from_whoami(&response, &hub.hub_url)?;
+    let session = Session { access_token: token.trim().to_owned(), expires_at_ms: None, hub_url: hub.hub_url.clone(), account };
+    store_session(&session)?;
+    Ok(session)
+}
