@@ -6,6 +6,8 @@
 //!   in-browser (wasm-bindgen-test in headless Chromium) and end-to-end
 //!   (Playwright against the release build), ending with one summary line.
 //! - `dist`: the set-up and the release build into `dist/`, for deployment.
+//! - `hub-check` (not listed in the usage): the local Hugging Face Hub
+//!   (`hub`) checked by the official clients alone, for quick work on it.
 //! - `bench`: speed figures, native and in headless Chromium; printed, never
 //!   asserted: the dataset core, and the local model against wllama.
 //!
@@ -13,6 +15,7 @@
 //! command on a machine only builds what changed.
 
 mod bench;
+mod hub;
 mod model;
 mod serve;
 mod services;
@@ -41,6 +44,9 @@ fn main() -> ExitCode {
         Some("test") => test::run(&Workspace::locate()),
         Some("dist") => setup::build_dist(&Workspace::locate()).map(|_| ()),
         Some("bench") => bench::run_named(&Workspace::locate(), &args[1..]),
+        // Not in the usage: starts the local Hub, seeds it and runs only the
+        // official clients against it (seconds, for work on the hub).
+        Some("hub-check") => test::hub_check(&Workspace::locate()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())

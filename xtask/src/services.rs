@@ -1,8 +1,10 @@
 //! The real third-party services the tests run against, started by xtask.
 //!
-//! - a Python venv with the tools in `tests/python/requirements.txt`, kept in
-//!   the cache and rebuilt only when that file changes (llama-cpp-python is
-//!   compiled from source: minutes, once per machine);
+//! - Python venvs kept in the cache and reinstalled only when their
+//!   requirements file changes: the test tools of `tests/python/requirements.txt`
+//!   (llama-cpp-python is compiled from source: minutes, once per machine), and
+//!   the Hub's official clients of `tests/python/hub_requirements.txt`, apart so
+//!   that changing either never reinstalls the other;
 //! - llama.cpp's OpenAI-compatible server (llama-cpp-python) serving the test model;
 //! - `tests/python/fault_proxy.py` in front of it, injecting the failures
 //!   hosted APIs really have (429, 503 loading, 500, cut streams, silence).
@@ -19,15 +21,31 @@ use std::time::{Duration, Instant};
 
 /// The test-tools venv's python, installing or updating the venv first if needed.
 pub fn ensure_test_python(ws: &Workspace) -> Result<PathBuf, String> {
-    let requirements_path = ws.root.join("tests/python/requirements.txt");
+    ensure_venv(
+        ws,
+        "test-tools",
+        "tests/python/requirements.txt",
+        "the Python test tools (llama-cpp-python compiles llama.cpp once: several minutes)",
+    )
+}
+
+/// The venv with `huggingface_hub` and `datasets`, the local Hub's reference clients.
+pub fn ensure_hub_clients_python(ws: &Workspace) -> Result<PathBuf, String> {
+    ensure_venv(ws, "hub-clients", "tests/python/hub_requirements.txt", "the Hugging Face Hub's Python clients (huggingface_hub, datasets)")
+}
+
+/// The python of the cache's venv `name`, (re)installed from the repository's
+/// `requirements` file when that file changed since the last install.
+fn ensure_venv(ws: &Workspace, name: &str, requirements: &str, what: &str) -> Result<PathBuf, String> {
+    let requirements_path = ws.root.join(requirements);
     let requirements = std::fs::read_to_string(&requirements_path).map_err(|error| format!("{}: {error}", requirements_path.display()))?;
-    let venv = ws.cache.join("venvs/test-tools");
+    let venv = ws.cache.join("venvs").join(name);
     let python = venv.join("bin/python");
     let stamp = venv.join("prefab-requirements.txt");
     if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == requirements) && python.exists() {
         return Ok(python);
     }
-    step("installing the Python test tools (llama-cpp-python compiles llama.cpp once: several minutes)");
+    step(&format!("installing {what}"));
     if !python.exists() {
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }

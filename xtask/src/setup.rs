@@ -137,6 +137,11 @@ pub fn ensure_playwright(ws: &Workspace) -> Result<(), String> {
     ensure_node_modules(&ws.root.join("tests/e2e"), "playwright-core")
 }
 
+/// `@huggingface/hub` for the local Hub's JavaScript client check, from its lock file.
+pub fn ensure_hub_js(ws: &Workspace) -> Result<(), String> {
+    ensure_node_modules(&ws.root.join("tests/hub-js"), "@huggingface/hub")
+}
+
 /// The npm packages a folder's committed `package-lock.json` names
 /// (`what` says which, for the step's headline), installed with `npm ci`
 /// unless they were installed after the lock file last changed.

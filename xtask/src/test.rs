@@ -3,15 +3,21 @@
 //! 1. native: `cargo test` over the default members (pure logic, fast);
 //! 2. in the browser: `wasm-bindgen-test` in headless Chromium, for code that
 //!    needs a real browser (IndexedDB);
-//! 3. end to end: Playwright drives headless Chromium against the release
-//!    build, served by the same server as `cargo xtask serve`.
+//! 3. the local Hugging Face Hub (`crate::hub`) checked by the official
+//!    clients: `huggingface_hub` and `datasets` (pytest) and `@huggingface/hub`
+//!    (node's test runner);
+//! 4. end to end: Playwright drives headless Chromium against the release
+//!    build, served by the same server as `cargo xtask serve`, with the local
+//!    Hub (`PREFAB_HUB_URL`) seeded with the fixtures the page tests read.
 //!
 //! Each stage runs even when an earlier one failed, so one run tells
 //! everything; the exit code is non-zero if anything failed.
 
+use crate::hub::{check, LocalHub};
 use crate::serve::Server;
 use crate::setup::{self, chromium_paths};
 use crate::{model, services, step, Workspace};
+use std::path::{Path, PathBuf};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -54,8 +60,9 @@ impl Tally {
 }
 
 /// Sums the pass and fail counts in a test runner's output: libtest's (cargo
-/// and wasm-bindgen-test-runner) `test result:` lines and node's `ℹ pass N` /
-/// `# pass N` summary lines.
+/// and wasm-bindgen-test-runner) `test result:` lines, node's `ℹ pass N` /
+/// `# pass N` summary lines and pytest's `== 1 failed, 12 passed in 3.10s ==`
+/// (errors count as failures).
 fn count_results(output: &str) -> (u64, u64) {
     let number_after = |line: &str, key: &str| -> Option<u64> {
         let rest = &line[line.find(key)? + key.len()..];
@@ -74,6 +81,9 @@ fn count_results(output: &str) -> (u64, u64) {
                     _ => {}
                 }
             }
+        } else if let Some((passed, failed)) = pytest_summary(line) {
+            totals.0 += passed;
+            totals.1 += failed;
         } else if let Some(summary) = line.strip_prefix("ℹ ").or_else(|| line.strip_prefix("# ")) {
             if summary.starts_with("pass ") {
                 totals.0 += number_after(summary, "pass").unwrap_or(0);
@@ -83,6 +93,26 @@ fn count_results(output: &str) -> (u64, u64) {
         }
     }
     totals
+}
+
+/// pytest's closing line, with or without its `=` rule: `1 failed, 12 passed, 2 warnings in 3.10s`.
+fn pytest_summary(line: &str) -> Option<(u64, u64)> {
+    let line = line.trim_matches(|c: char| c == '=' || c.is_whitespace());
+    let (counts, time) = line.rsplit_once(" in ")?;
+    if !time.ends_with('s') || !time.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut totals = (0, 0);
+    for part in counts.split(", ") {
+        let (number, word) = part.split_once(' ')?;
+        let number: u64 = number.parse().ok()?;
+        match word {
+            "passed" => totals.0 += number,
+            "failed" | "error" | "errors" => totals.1 += number,
+            _ => {}
+        }
+    }
+    Some(totals)
 }
 
 /// Runs a command, echoing its output as it comes, and returns that output and success.
@@ -141,6 +171,8 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
     setup::ensure_playwright(ws)?;
     let model = model::ensure_default_model(ws)?;
     let python = services::ensure_test_python(ws)?;
+    let hub_python = services::ensure_hub_clients_python(ws)?;
+    setup::ensure_hub_js(ws)?;
     let output_dir = ws.test_output();
     std::fs::create_dir_all(&output_dir).map_err(|error| format!("{}: {error}", output_dir.display()))?;
     let (chromium, chromedriver) = chromium_paths();
@@ -177,6 +209,9 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
     let (output, ok) = run_captured(&mut browser);
     tally.add_stage("in-browser tests", &output, ok);
 
+    let hub = start_hub(ws)?;
+    hub_client_stages(ws, &hub, &hub_python, tally);
+
     let dist = match setup::build_dist(ws) {
         Ok(dist) => dist,
         Err(error) => {
@@ -203,12 +238,62 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
             .env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL)
             .env("PREFAB_TEST_OUTPUT", &output_dir)
             .env("PREFAB_LLAMA_URL", &llama.url)
+            // The local Hub, seeded (`hub::check`), and the python that can
+            // read a dataset back with `datasets.load_dataset` from it.
+            .env("PREFAB_HUB_URL", hub.url())
+            .env("PREFAB_HUB_PYTHON", &hub_python)
+            .env("PREFAB_HUB_TOKEN", hub.issue_token("organizer", &check::SCOPES))
             .env("CHROMIUM", chromium),
     );
     tally.add_stage("end-to-end tests", &output, ok);
-    drop((proxy, llama));
+    drop((proxy, llama, hub));
     println!("test output (screenshots, logs): {}", output_dir.display());
     Ok(())
+}
+
+/// Starts the local Hub on a fresh folder in the test output, with the page tests' fixtures.
+fn start_hub(ws: &Workspace) -> Result<LocalHub, String> {
+    let dir = hub_dir(ws);
+    let _ = std::fs::remove_dir_all(&dir);
+    let hub = LocalHub::start("127.0.0.1:0", dir, true)?;
+    check::seed_fixtures(&hub)?;
+    step(&format!("local Hugging Face Hub on {} (fixtures: prefab-test/prompts-1k, gated, no-viewer)", hub.url()));
+    Ok(hub)
+}
+
+fn hub_dir(ws: &Workspace) -> PathBuf {
+    ws.test_output().join("hub")
+}
+
+/// The official clients against the local Hub: Python, then JavaScript.
+fn hub_client_stages(ws: &Workspace, hub: &LocalHub, python: &Path, tally: &mut Tally) {
+    let scratch = ws.test_output().join("hub-clients");
+    let _ = std::fs::remove_dir_all(&scratch);
+    step("the local Hub checked by huggingface_hub and datasets (pytest)");
+    let (output, ok) = run_captured(&mut check::python_command(ws, hub, python, &scratch));
+    tally.add_stage("Hub clients (Python)", &output, ok);
+    step("the local Hub checked by @huggingface/hub (node --test)");
+    let (output, ok) = run_captured(&mut check::js_command(ws, hub, &scratch));
+    tally.add_stage("Hub clients (JavaScript)", &output, ok);
+}
+
+/// `cargo xtask hub-check`: only the local Hub and its client checks.
+pub fn hub_check(ws: &Workspace) -> Result<(), String> {
+    let python = services::ensure_hub_clients_python(ws)?;
+    setup::ensure_hub_js(ws)?;
+    let mut tally = Tally::default();
+    let hub = start_hub(ws)?;
+    hub_client_stages(ws, &hub, &python, &mut tally);
+    drop(hub);
+    for stage in &tally.broken {
+        println!("xtask: broken stage: {stage}");
+    }
+    println!("xtask: {}", tally.summary());
+    if tally.failed == 0 && tally.broken.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} — see the output above", tally.summary()))
+    }
 }
 
 #[cfg(test)]
@@ -226,8 +311,12 @@ test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out
 ℹ fail 0
 # pass 1
 # fail 1
+==================== 1 failed, 12 passed, 2 warnings in 3.10s ====================
+5 passed in 0.20s
 ";
-        assert_eq!(count_results(output), (9, 3));
+        assert_eq!(count_results(output), (26, 4));
+        assert_eq!(pytest_summary("=== 2 passed, 1 error in 1.5s ==="), Some((2, 1)));
+        assert_eq!(pytest_summary("the run ended in 3s"), None);
     }
 
     #[test]
