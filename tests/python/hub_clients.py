@@ -267,8 +267,17 @@ def test_injected_faults_reach_the_client():
         HfApi(endpoint=ENDPOINT, token=os.environ["HF_TOKEN"]).whoami(cache=False)
     assert status_of(error.value) == 429 and error.value.response.headers["Retry-After"] == "1"
     assert ALICE.whoami(cache=False)["name"] == "alice"
+    # A connection cut during an LFS upload: huggingface_hub retries the PUT, and the upload lands.
     post_json("/_local/faults", [{"path_contains": "/lfs-upload/", "action": "drop", "times": 1}])
-    with pytest.raises(Exception):
-        ALICE.upload_file(path_or_fileobj=random.Random(2).randbytes(1000), path_in_repo="dropped.bin", repo_id=REPO, repo_type="dataset")
-    assert "dropped.bin" not in ALICE.list_repo_files(REPO, repo_type="dataset")
+    assert len(get_json("/_local/faults")[2]) == 1
+    content = random.Random(2).randbytes(1000)
+    ALICE.upload_file(path_or_fileobj=content, path_in_repo="retried.bin", repo_id=REPO, repo_type="dataset")
     assert get_json("/_local/faults")[2] == []
+    downloaded = hf_hub_download(REPO, "retried.bin", repo_type="dataset", endpoint=ENDPOINT)
+    assert open(downloaded, "rb").read() == content
+    # A server error on the commit itself fails the upload, and nothing is committed.
+    post_json("/_local/faults", [{"method": "POST", "path_contains": "/commit/", "status": 500, "times": 1}])
+    with pytest.raises(HfHubHTTPError) as error:
+        ALICE.upload_file(path_or_fileobj=b"x", path_in_repo="failed.txt", repo_id=REPO, repo_type="dataset")
+    assert status_of(error.value) == 500
+    assert "failed.txt" not in ALICE.list_repo_files(REPO, repo_type="dataset")

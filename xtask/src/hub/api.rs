@@ -173,13 +173,33 @@ fn parse_num(text: &str) -> Result<u64, HubError> {
     text.parse().map_err(|_| HubError::bad_request(format!("{text} is not a discussion number")))
 }
 
+/// The YAML front matter of a README's text: `None` without one, else the parsed value.
+pub fn front_matter(text: &str) -> Option<Result<Value, String>> {
+    let front = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n"))?;
+    let end = if front.starts_with("---") { 0 } else { front.find("\n---")? + 1 };
+    Some(match serde_yaml::from_str::<Value>(&front[..end]) {
+        Ok(Value::Null) => Ok(json!({})),
+        Ok(value) if value.is_object() => Ok(value),
+        Ok(_) => Err("the metadata must be a YAML mapping".to_owned()),
+        Err(error) => Err(error.to_string()),
+    })
+}
+
+/// `POST /api/validate-yaml` (`{"content", "repoType"}`), which `huggingface_hub` calls before uploading a README.
+pub fn validate_yaml(req: &Req) -> Result<Reply, HubError> {
+    let body = req.json()?;
+    match front_matter(body["content"].as_str().unwrap_or_default()) {
+        None => Ok(Reply::json(&json!({"errors": [], "warnings": [{"message": "empty or missing yaml metadata in repo card"}]}))),
+        Some(Ok(_)) => Ok(Reply::json(&json!({"errors": [], "warnings": []}))),
+        Some(Err(error)) => Ok(Reply::json_status(400, &json!({"error": error, "errors": [{"message": error}], "warnings": []}))),
+    }
+}
+
 /// The README's YAML front matter as JSON, if there is one.
 pub fn card_data(dir: &std::path::Path, files: &BTreeMap<String, FileEntry>) -> Option<Value> {
     let readme = files.get("README.md")?;
     let text = String::from_utf8(store::read_blob(dir, &readme.sha256).ok()?).ok()?;
-    let front = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n"))?;
-    let end = front.find("\n---")?;
-    serde_yaml::from_str::<Value>(&front[..end]).ok().filter(Value::is_object)
+    front_matter(&text)?.ok()
 }
 
 fn info(hub: &Shared, req: &Req, base: &str, id: &str, revision: &str) -> Result<Reply, HubError> {
@@ -235,7 +255,7 @@ fn entry_json(entry: &TreeEntry, last: Option<&Commit>) -> Value {
     if let Some(commit) = last {
         value["lastCommit"] = json!({"id": commit.id, "title": commit.title, "date": iso_date(commit.date)});
         if matches!(entry, TreeEntry::File { .. }) {
-            value["securityFileStatus"] = json!({"status": "safe"});
+            value["securityFileStatus"] = json!({"status": "safe", "avScan": {"status": "safe", "virusNames": null}, "pickleImportScan": null});
         }
     }
     value
@@ -868,5 +888,13 @@ mod tests {
         assert_eq!(parsed.operations.len(), 2);
         assert!(parse_commit(br#"{"key":"nope","value":{}}"#).is_err());
         assert!(parse_commit(b"{not json").is_err());
+    }
+
+    #[test]
+    fn readme_front_matter() {
+        assert_eq!(front_matter("---\nlicense: mit\nviewer: false\n---\n# Hi\n"), Some(Ok(json!({"license": "mit", "viewer": false}))));
+        assert_eq!(front_matter("---\n---\n# Empty\n"), Some(Ok(json!({}))));
+        assert_eq!(front_matter("# No metadata\n"), None);
+        assert!(front_matter("---\nconfigs: [\n---\n").unwrap().is_err());
     }
 }

@@ -265,6 +265,7 @@ fn route(hub: &Shared, req: &Req) -> Result<Reply, HubError> {
         (_, ["api", "whoami-v2"]) if get => api::whoami(req, &base, &hub.state()),
         ("POST", ["api", "repos", "create"]) => api::create_repo(req, &base, &mut hub.state()),
         ("DELETE", ["api", "repos", "delete"]) => api::delete_repo(req, &mut hub.state()),
+        ("POST", ["api", "validate-yaml"]) => api::validate_yaml(req),
         (_, ["api", "datasets", namespace, name, rest @ ..]) => api::dataset(hub, req, &base, &format!("{namespace}/{name}"), rest),
         ("POST", ["datasets", namespace, git, "info", "lfs", "objects", action]) if git.ends_with(".git") => {
             let id = format!("{namespace}/{}", git.trim_end_matches(".git"));

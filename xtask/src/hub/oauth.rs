@@ -335,5 +335,6 @@ mod tests {
         assert_eq!(wrong.status, 400);
         assert!(String::from_utf8(wrong.body).unwrap().contains("invalid_grant"));
         assert_eq!(exchange(&mut state, &mut codes, &code, VERIFIER).status, 400);
+        let _ = std::fs::remove_dir_all(&state.dir);
     }
 }
