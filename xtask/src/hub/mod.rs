@@ -65,6 +65,8 @@ pub struct Shared {
     test_mode: bool,
     /// `http://ADDR:PORT`, used when a request has no Host header.
     url: String,
+    /// `dir/.hub/requests.log`: one line per request and its status, for reading a failed test.
+    log: Mutex<Option<std::fs::File>>,
 }
 
 impl Shared {
@@ -103,9 +105,10 @@ impl LocalHub {
             codes: Mutex::default(),
             tickets: Mutex::default(),
             faults: Mutex::default(),
-            dir,
+            dir: dir.clone(),
             test_mode,
             url: format!("http://{host}:{}", bound.port()),
+            log: Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(dir.join(".hub/requests.log")).ok()),
         });
         let threads = (0..THREADS)
             .map(|_| {
@@ -225,6 +228,7 @@ fn answer(hub: &Shared, mut request: tiny_http::Request) {
         let injected = faults::take(&mut hub.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner()), &req);
         match injected {
             Some(faults::Injected::Drop) => {
+                hub.log_line(&req, "dropped (fault)");
                 // Not HTTP: the client fails as when the connection is cut.
                 let mut writer = request.into_writer();
                 let _ = writer.write_all(b"\0\r\n\r\n");
@@ -232,6 +236,7 @@ fn answer(hub: &Shared, mut request: tiny_http::Request) {
                 return;
             }
             Some(faults::Injected::Reply(reply)) => {
+                hub.log_line(&req, &format!("{} (fault)", reply.status));
                 let _ = request.respond(reply.with_cors(&req).into_response());
                 return;
             }
@@ -242,7 +247,16 @@ fn answer(hub: &Shared, mut request: tiny_http::Request) {
         .unwrap_or_else(|_| Err(HubError::new(500, None, "internal error (see the hub's output)")))
         .unwrap_or_else(|error| error.reply());
     let reply = if req.method == "HEAD" { reply.into_head() } else { reply };
+    hub.log_line(&req, &reply.status.to_string());
     let _ = request.respond(reply.with_cors(&req).into_response());
+}
+
+impl Shared {
+    fn log_line(&self, req: &Req, outcome: &str) {
+        if let Some(file) = self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_mut() {
+            let _ = writeln!(file, "{} {} {} -> {outcome}", http::iso_date(http::now()), req.method, req.url);
+        }
+    }
 }
 
 fn route(hub: &Shared, req: &Req) -> Result<Reply, HubError> {

@@ -8,7 +8,8 @@
 //! - `dir/.hub/repos/datasets/{namespace}/{name}.json`: the repo's settings,
 //!   commits (full snapshots), refs (`main`, `refs/pr/N`) and discussions;
 //! - `dir/.hub/blobs/{sha256}`: every file's content, regular or LFS, by hash;
-//! - `dir/.hub/users.json`: organizations, their members and the tokens.
+//! - `dir/.hub/users.json`: organizations, their members and the tokens;
+//! - `dir/.hub/requests.log`: every request and its answer's status (written by `super::answer`).
 //!
 //! Access: a user writes to their own namespace and to organizations they
 //! belong to, with a token that has a write scope (`write-repos`, or `write`
