@@ -26,19 +26,31 @@ pub fn ensure_test_python(ws: &Workspace) -> Result<PathBuf, String> {
         "test-tools",
         "tests/python/requirements.txt",
         "the Python test tools (llama-cpp-python compiles llama.cpp once: several minutes)",
+        LLAMA_CPP_BUILD,
     )
 }
 
+/// How llama.cpp is compiled: for a portable AVX2 x86-64, not `-march=native`.
+/// A native build uses AMX on CPUs that advertise it, and a sandbox that does
+/// not grant AMX to the process kills the server with an invalid opcode on
+/// its first chat completion (seen on this project's machines).
+const LLAMA_CPP_BUILD: &[(&str, &str)] =
+    &[("CMAKE_ARGS", "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON")];
+
 /// The venv with `huggingface_hub` and `datasets`, the local Hub's reference clients.
 pub fn ensure_hub_clients_python(ws: &Workspace) -> Result<PathBuf, String> {
-    ensure_venv(ws, "hub-clients", "tests/python/hub_requirements.txt", "the Hugging Face Hub's Python clients (huggingface_hub, datasets)")
+    ensure_venv(ws, "hub-clients", "tests/python/hub_requirements.txt", "the Hugging Face Hub's Python clients (huggingface_hub, datasets)", &[])
 }
 
 /// The python of the cache's venv `name`, (re)installed from the repository's
-/// `requirements` file when that file changed since the last install.
-fn ensure_venv(ws: &Workspace, name: &str, requirements: &str, what: &str) -> Result<PathBuf, String> {
+/// `requirements` file when that file, or the build environment `env`,
+/// changed since the last install.
+fn ensure_venv(ws: &Workspace, name: &str, requirements: &str, what: &str, env: &[(&str, &str)]) -> Result<PathBuf, String> {
     let requirements_path = ws.root.join(requirements);
-    let requirements = std::fs::read_to_string(&requirements_path).map_err(|error| format!("{}: {error}", requirements_path.display()))?;
+    let mut requirements = std::fs::read_to_string(&requirements_path).map_err(|error| format!("{}: {error}", requirements_path.display()))?;
+    for (key, value) in env {
+        requirements.push_str(&format!("# built with {key}={value}\n"));
+    }
     let venv = ws.cache.join("venvs").join(name);
     let python = venv.join("bin/python");
     let stamp = venv.join("prefab-requirements.txt");
@@ -50,11 +62,18 @@ fn ensure_venv(ws: &Workspace, name: &str, requirements: &str, what: &str) -> Re
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
     let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-    run(Command::new(&python)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
+    // No wheel cache: a wheel built before with other flags must not come back.
+    let mut install = Command::new(&python);
+    install
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-cache-dir", "-r"])
         .arg(&requirements_path)
         // CMake (which builds llama.cpp) otherwise compiles one file at a time.
-        .env("CMAKE_BUILD_PARALLEL_LEVEL", cores.to_string()))?;
+        .env("CMAKE_BUILD_PARALLEL_LEVEL", cores.to_string())
+        .envs(env.iter().copied());
+    if !env.is_empty() {
+        install.arg("--force-reinstall");
+    }
+    run(&mut install)?;
     std::fs::write(&stamp, requirements).map_err(|error| format!("{}: {error}", stamp.display()))?;
     Ok(python)
 }

@@ -43,7 +43,9 @@ fn set_local(key: &str, value: &str) {
 }
 
 impl HubAccount {
-    /// The account of this tab; finishes a sign-in if the provider just sent the browser back.
+    /// The account of this tab; finishes a sign-in if the provider just sent
+    /// the browser back. Create it before reading the place from the address:
+    /// it takes the sign-in's answer out of the address first.
     pub fn new() -> HubAccount {
         let space = browser::space_oauth_settings();
         let hub_url = local(HUB_URL_KEY).or_else(|| space.as_ref().map(|s| s.provider_url.clone())).unwrap_or_else(|| HUGGING_FACE.to_owned());
@@ -54,19 +56,24 @@ impl HubAccount {
             problem: RwSignal::new(None),
             busy: RwSignal::new(false),
         };
-        account.busy.set(true);
-        spawn_local(async move {
-            match browser::finish_sign_in().await {
-                Some(Ok(session)) => {
-                    account.hub_url.set(session.hub_url.clone());
-                    account.session.set(Some(session));
-                    account.problem.set(None);
-                }
-                Some(Err(error)) => account.problem.set(Some(error)),
-                None => {}
+        match browser::take_sign_in_answer() {
+            Some(Ok((pending, callback))) => {
+                account.busy.set(true);
+                spawn_local(async move {
+                    match browser::finish_sign_in(pending, callback).await {
+                        Ok(session) => {
+                            account.hub_url.set(session.hub_url.clone());
+                            account.session.set(Some(session));
+                            account.problem.set(None);
+                        }
+                        Err(error) => account.problem.set(Some(error)),
+                    }
+                    account.busy.set(false);
+                });
             }
-            account.busy.set(false);
-        });
+            Some(Err(error)) => account.problem.set(Some(error)),
+            None => {}
+        }
         account
     }
 

@@ -28,6 +28,9 @@ use places::Place;
 /// The whole page: navigation, the current place, and the worker's status.
 #[component]
 pub fn App() -> impl IntoView {
+    // First: a sign-in's answer leaves the address before the place is read from it.
+    let account = hub_account::HubAccount::new();
+    provide_context(account);
     let (place, set_place) = signal(place_in_address());
     let listener = window_event_listener(ev::hashchange, move |_| set_place.set(place_in_address()));
     on_cleanup(move || listener.remove());
@@ -36,7 +39,6 @@ pub fn App() -> impl IntoView {
     let project = project::Project::new();
     provide_context(project);
     provide_context(pool_run::PoolRun::new());
-    provide_context(hub_account::HubAccount::new());
     leptos::task::spawn_local(async move {
         if let Err(message) = project.load().await {
             project.storage_error.set(Some(message));

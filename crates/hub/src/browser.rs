@@ -394,12 +394,12 @@ pub async fn begin_sign_in(settings: OAuthSettings, page_url: &str) -> Result<St
     Ok(url)
 }
 
-/// Finishes a sign-in when the page was opened by the provider's redirect
-/// (`?code=…&state=…`): takes the code and state out of the address at once,
-/// checks the state, exchanges the code with the verifier, reads who signed
-/// in and keeps the session in sessionStorage. `None` when the page was not
-/// opened that way.
-pub async fn finish_sign_in() -> Option<Result<Session, HubError>> {
+/// Takes a sign-in's answer out of the page's address, if the page was
+/// opened by the provider's redirect (`?code=…&state=…`): the code and state
+/// leave the address at once (`history.replaceState`, back to the fragment the
+/// sign-in began on), and the pending sign-in leaves sessionStorage. Call it
+/// before reading the fragment. `None` when the page was not opened that way.
+pub fn take_sign_in_answer() -> Option<Result<(PendingSignIn, Callback), HubError>> {
     let window = web_sys::window()?;
     let location = window.location();
     let query = location.search().ok()?;
@@ -407,16 +407,22 @@ pub async fn finish_sign_in() -> Option<Result<Session, HubError>> {
     let storage = session_storage().ok()?;
     let pending: Option<PendingSignIn> = storage.get_item(PENDING_KEY).ok().flatten().and_then(|text| serde_json::from_str(&text).ok());
     let _ = storage.remove_item(PENDING_KEY);
-    // The code leaves the address before anything else happens.
     let fragment = pending.as_ref().map(|p| p.return_fragment.clone()).unwrap_or_else(|| location.hash().unwrap_or_default());
     let clean = oauth::clean_address(&location.pathname().unwrap_or_default(), &query, &fragment);
     if let Ok(history) = window.history() {
         let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&clean));
     }
-    let Some(pending) = pending else {
-        return Some(Err(HubError::new(HubErrorKind::SignInFailed, "this tab did not start a sign-in (or it was started in another tab); sign in again")));
-    };
-    Some(exchange(pending, &callback).await)
+    Some(match pending {
+        Some(pending) => Ok((pending, callback)),
+        None => Err(HubError::new(HubErrorKind::SignInFailed, "this tab did not start a sign-in (or it was started in another tab); sign in again")),
+    })
+}
+
+/// Finishes a sign-in taken by [`take_sign_in_answer`]: checks the state,
+/// exchanges the code with the verifier, reads who signed in and keeps the
+/// session in sessionStorage.
+pub async fn finish_sign_in(pending: PendingSignIn, callback: Callback) -> Result<Session, HubError> {
+    exchange(pending, &callback).await
 }
 
 async fn exchange(pending: PendingSignIn, callback: &Callback) -> Result<Session, HubError> {
