@@ -136,7 +136,13 @@ impl Hub {
     /// The dataset's configs and splits.
     pub async fn splits(&self, dataset: &DatasetId, progress: Progress<'_>) -> Result<Vec<Split>, HubError> {
         let response = self.send(&self.viewer.splits_request(dataset), progress).await?;
-        self.viewer.read_splits(&response, dataset)
+        match self.viewer.read_splits(&response, dataset) {
+            Err(refusal) if !response.ok() => {
+                let info = self.send(&self.viewer.info_request(dataset), progress).await?;
+                Err(self.viewer.explain(refusal, &info, dataset))
+            }
+            result => result,
+        }
     }
 
     /// One `/rows` page (at most 100 rows) and the split's row count.

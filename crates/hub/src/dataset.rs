@@ -195,6 +195,40 @@ impl DatasetsServer {
         error
     }
 
+    /// The Hub's own page on the dataset, asked when datasets-server refuses:
+    /// datasets-server answers a missing, a private and a gated dataset alike
+    /// (401 without a token, 404 with one), the Hub tells them apart.
+    pub fn info_request(&self, dataset: &DatasetId) -> HttpRequest {
+        HttpRequest::get(format!("{}/api/datasets/{}", self.hub_url, dataset.as_str()))
+    }
+
+    /// Names datasets-server's refusal with what the Hub says of the dataset:
+    /// gated (with the link to accept its conditions), or not there (or
+    /// private); other refusals stay as they were.
+    pub fn explain(&self, refusal: HubError, info: &HttpResponse, dataset: &DatasetId) -> HubError {
+        if !matches!(refusal.kind, HubErrorKind::SignInNeeded | HubErrorKind::NotFound | HubErrorKind::NoAccess) {
+            return refusal;
+        }
+        if !info.ok() {
+            return match info.status {
+                401 | 403 | 404 => HubError::new(
+                    HubErrorKind::NotFound,
+                    format!("no dataset {} (or it is private and you are not signed in with access)", dataset.as_str()),
+                ),
+                _ => refusal,
+            };
+        }
+        let gated = serde_json::from_slice::<serde_json::Value>(&info.body)
+            .ok()
+            .and_then(|value| value.get("gated").cloned())
+            .is_some_and(|gated| gated.as_bool() != Some(false) && !gated.is_null());
+        if gated {
+            HubError::new(HubErrorKind::Gated { url: format!("{}/datasets/{}", self.hub_url, dataset.as_str()) }, refusal.message)
+        } else {
+            refusal
+        }
+    }
+
     /// A name for a page in errors: `ns/name config/split rows 200–299`.
     pub fn page_name(dataset: &DatasetId, split: &Split, offset: u64) -> String {
         format!("{} {}/{} rows {}–{}", dataset.as_str(), split.config, split.split, offset, offset + ROWS_PER_PAGE - 1)
@@ -231,6 +265,23 @@ mod tests {
         assert_eq!(ReadPlan::for_split(50, 50), ReadPlan::Pages(vec![]));
         assert_eq!(ReadPlan::for_split(250, 100), ReadPlan::Pages(vec![100, 200]));
         assert_eq!(ReadPlan::for_split(1_000_000, 100), ReadPlan::Parquet);
+    }
+
+    #[test]
+    fn the_hub_tells_gated_from_missing() {
+        let server = DatasetsServer::for_hub("http://hub");
+        let id = DatasetId::parse("a/b").unwrap();
+        let refusal = || HubError::new(HubErrorKind::SignInNeeded, "not accessible without authentication (private or gated)");
+        let info = |status: u16, body: &str| HttpResponse { status, body: body.as_bytes().to_vec(), ..Default::default() };
+        let gated = server.explain(refusal(), &info(200, r#"{"id":"a/b","gated":"manual"}"#), &id);
+        assert_eq!(gated.kind, HubErrorKind::Gated { url: "http://hub/datasets/a/b".into() });
+        assert!(gated.to_string().contains("accept its conditions at http://hub/datasets/a/b"));
+        let missing = server.explain(refusal(), &info(404, r#"{"error":"Repository not found"}"#), &id);
+        assert_eq!(missing.kind, HubErrorKind::NotFound);
+        assert!(missing.to_string().contains("no dataset a/b"));
+        assert_eq!(server.explain(refusal(), &info(200, r#"{"id":"a/b","gated":false}"#), &id).kind, HubErrorKind::SignInNeeded);
+        let viewer = HubError::new(HubErrorKind::ViewerDisabled, "disabled");
+        assert_eq!(server.explain(viewer, &info(200, "{}"), &id).kind, HubErrorKind::ViewerDisabled);
     }
 
     #[test]
