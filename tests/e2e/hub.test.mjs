@@ -67,8 +67,8 @@ async function tokenOnlyInSessionStorage(page) {
   assert.ok(!found.url.includes(found.token), 'the token is not in the address');
   assert.ok(!found.url.includes('code='), 'the code left the address');
   assert.ok(!found.local.includes(found.token), 'the token is not in localStorage');
-  for (const store of ['settings', 'prompts', 'items', 'ratings']) {
-    const values = await storedValues(page, store).catch(() => []);
+  for (const store of ['settings', 'items', 'ratings']) {
+    const values = await storedValues(page, store);
     assert.ok(!JSON.stringify(values).includes(found.token), `the token is not in IndexedDB's ${store}`);
   }
   return found.token;
@@ -163,9 +163,36 @@ test('a 1,000-row Hub dataset comes into Build through paging; errors are named'
   const offsets = rowsRequests.filter((q) => q.get('dataset') === 'prefab-test/prompts-1k').map((q) => Number(q.get('offset')));
   assert.deepEqual([...new Set(offsets)].sort((a, b) => a - b), [0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
   assert.ok(rowsRequests.every((q) => Number(q.get('length')) <= 100));
-  const prompts = await storedValues(page, 'prompts');
-  const texts = new Set(prompts.flatMap((p) => (Array.isArray(p) ? p : [p])).map((p) => p.text));
-  assert.ok(texts.has('Prompt number 0: say something kind.') || [...texts].some((t) => t.startsWith('Prompt number 999')), 'the last page arrived');
+  // A big split (over 5,000 rows) is read from its Parquet files, not 100 rows at a time.
+  await promisify(execFile)(hubPython, ['-c', `
+import os, tempfile, pyarrow as pa, pyarrow.parquet as pq
+from huggingface_hub import HfApi
+api = HfApi()
+api.create_repo("prefab-test/prompts-6k", repo_type="dataset", exist_ok=True)
+path = os.path.join(tempfile.mkdtemp(), "train.parquet")
+pq.write_table(pa.table({"prompt": [f"Big prompt {i}" for i in range(6000)]}), path)
+api.upload_file(path_or_fileobj=path, path_in_repo="data/train-00000-of-00001.parquet", repo_id="prefab-test/prompts-6k", repo_type="dataset")
+`], { env: { ...process.env, HF_ENDPOINT: hubUrl, HF_TOKEN: process.env.PREFAB_HUB_TOKEN, HF_HUB_DISABLE_XET: '1', HF_HUB_DISABLE_TELEMETRY: '1' }, timeout: 120_000 });
+  const parquetRequests = [];
+  page.on('request', (request) => {
+    if (request.url().includes('/datasets-server/parquet')) parquetRequests.push(request.url());
+  });
+  rowsRequests.length = 0;
+  await lookUp('prefab-test/prompts-6k');
+  await picker.getByTestId('hub-split').waitFor();
+  await picker.getByTestId('hub-preview').click();
+  await page.waitForFunction(() => /6000 rows in prefab-test\/prompts-6k/.test(document.querySelector('[data-testid="prompts-note"]')?.textContent ?? ''));
+  await page.getByTestId('use-file').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]')?.textContent === '7000 prompts');
+  assert.equal(parquetRequests.length, 1, 'the Parquet file list was asked for once');
+  assert.deepEqual(rowsRequests.map((q) => q.get('offset')), ['0'], 'only the preview page came through /rows');
+
+  // Stored, all of them: the prompt list is a value of the settings store.
+  const lists = (await storedValues(page, 'settings')).filter((value) => Array.isArray(value) && value[0]?.text !== undefined);
+  const texts = new Set(lists.flat().map((prompt) => prompt.text));
+  assert.equal(texts.size, 7000);
+  assert.ok([...texts].some((text) => text.startsWith('Prompt number 999')), 'the last /rows page arrived');
+  assert.ok(texts.has('Big prompt 5999'), 'the whole Parquet file arrived');
 });
 
 /** Imports completions and rates each new one 👍 (model m1) or 👎 by keyboard. */

@@ -54,6 +54,19 @@ impl Tally {
         if passed { self.passed += 1 } else { self.failed += 1 }
     }
 
+    /// Prints the broken stages and the summary line; an error if anything failed.
+    fn finish(&self) -> Result<(), String> {
+        for stage in &self.broken {
+            println!("xtask: broken stage: {stage}");
+        }
+        println!("xtask: {}", self.summary());
+        if self.failed == 0 && self.broken.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} — see the output above", self.summary()))
+        }
+    }
+
     fn summary(&self) -> String {
         format!("{} passed, {} failed", self.passed, self.failed + self.broken.len() as u64)
     }
@@ -154,15 +167,7 @@ pub fn run(ws: &Workspace) -> Result<(), String> {
         tally.broken.push(format!("set-up ({error})"));
     }
     println!();
-    for stage in &tally.broken {
-        println!("xtask: broken stage: {stage}");
-    }
-    println!("xtask: {}", tally.summary());
-    if tally.failed == 0 && tally.broken.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{} — see the output above", tally.summary()))
-    }
+    tally.finish()
 }
 
 fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
@@ -285,15 +290,7 @@ pub fn hub_check(ws: &Workspace) -> Result<(), String> {
     let hub = start_hub(ws)?;
     hub_client_stages(ws, &hub, &python, &mut tally);
     drop(hub);
-    for stage in &tally.broken {
-        println!("xtask: broken stage: {stage}");
-    }
-    println!("xtask: {}", tally.summary());
-    if tally.failed == 0 && tally.broken.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{} — see the output above", tally.summary()))
-    }
+    tally.finish()
 }
 
 #[cfg(test)]
