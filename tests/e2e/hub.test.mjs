@@ -338,4 +338,8 @@ print(json.dumps(out))
   const exported = await readFile(await file.path(), 'utf8');
   const visitorToken = await page.evaluate(() => JSON.parse(sessionStorage.getItem('prefab.hub.session')).access_token);
   assert.ok(!exported.includes(visitorToken) && !exported.includes(token));
+  // The Hub's own log of every address it was asked for: no token in any of them.
+  const log = await readFile(`${process.env.PREFAB_TEST_OUTPUT}/hub/.hub/requests.log`, 'utf8');
+  assert.ok(log.includes('/commit/main'), 'the log is the one this test wrote to');
+  assert.ok(!log.includes(token) && !log.includes(visitorToken), 'no token in any requested address');
 });
