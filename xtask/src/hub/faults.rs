@@ -15,8 +15,8 @@
 //! `{"error": …}` (`error` and `error_code` may set the message and
 //! `X-Error-Code`; a 401 says "Invalid credentials in Authorization header"
 //! as the Hub does) and `Retry-After` when `retry_after` is given. A `"drop"`
-//! rule answers bytes that are not HTTP, so the client fails as on a cut
-//! connection ("the server went away"); tiny_http cannot reset a socket.
+//! rule closes the connection without a final answer, so the client fails as
+//! on a cut connection ("the server went away").
 
 use super::http::{HubError, Reply, Req};
 use serde::{Deserialize, Serialize};

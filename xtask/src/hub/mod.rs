@@ -229,10 +229,12 @@ fn answer(hub: &Shared, mut request: tiny_http::Request) {
         match injected {
             Some(faults::Injected::Drop) => {
                 hub.log_line(&req, "dropped (fault)");
-                // Not HTTP: the client fails as when the connection is cut.
-                let mut writer = request.into_writer();
-                let _ = writer.write_all(b"\0\r\n\r\n");
-                let _ = writer.flush();
+                // The server goes away mid-request: an interim 101 takes the
+                // socket from tiny_http, and dropping it closes the connection
+                // with no final answer, so clients fail at once (Chromium's
+                // fetch with a network error, Python with RemoteDisconnected).
+                let socket = request.upgrade("prefab-fault", tiny_http::Response::empty(101));
+                drop(socket);
                 return;
             }
             Some(faults::Injected::Reply(reply)) => {

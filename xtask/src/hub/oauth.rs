@@ -102,7 +102,7 @@ fn authorize_request(params: &[(String, String)]) -> Result<AuthorizeRequest, St
 fn error_page(message: &str) -> Reply {
     Reply::html(
         400,
-        format!("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Sign-in error</title><h1>Sign-in error</h1><p>{}</p></html>", html_escape(message)),
+        format!("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>Sign-in error</title><h1>Sign-in error</h1><p>{}</p></html>", html_escape(message)),
     )
 }
 
@@ -121,7 +121,7 @@ pub fn authorize_page(req: &Req) -> Reply {
     Reply::html(
         200,
         format!(
-            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Sign in to the local Hub</title>\
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>Sign in to the local Hub</title>\
              <style>body{{font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}</style>\
              <h1>Sign in to the local Hub</h1>\
              <p>The application <strong>{client}</strong> asks to act for you, with these scopes:</p><ul>{scopes}</ul>\
