@@ -267,7 +267,7 @@ def test_injected_faults_reach_the_client():
         HfApi(endpoint=ENDPOINT, token=os.environ["HF_TOKEN"]).whoami(cache=False)
     assert status_of(error.value) == 429 and error.value.response.headers["Retry-After"] == "1"
     assert ALICE.whoami(cache=False)["name"] == "alice"
-    # A connection cut during an LFS upload: huggingface_hub retries the PUT, and the upload lands.
+    # The server gone during an LFS upload (its proxy answers 503): huggingface_hub retries the PUT, and the upload lands.
     post_json("/_local/faults", [{"path_contains": "/lfs-upload/", "action": "drop", "times": 1}])
     assert len(get_json("/_local/faults")[2]) == 1
     content = random.Random(2).randbytes(1000)

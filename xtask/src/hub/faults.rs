@@ -15,8 +15,9 @@
 //! `{"error": …}` (`error` and `error_code` may set the message and
 //! `X-Error-Code`; a 401 says "Invalid credentials in Authorization header"
 //! as the Hub does) and `Retry-After` when `retry_after` is given. A `"drop"`
-//! rule closes the connection without a final answer, so the client fails as
-//! on a cut connection ("the server went away").
+//! rule answers as a proxy does when the server behind it went away: a 503
+//! without the Hub's CORS headers, which a page's fetch sees as a network
+//! failure, exactly as a cut connection.
 
 use super::http::{HubError, Reply, Req};
 use serde::{Deserialize, Serialize};

@@ -229,12 +229,15 @@ fn answer(hub: &Shared, mut request: tiny_http::Request) {
         match injected {
             Some(faults::Injected::Drop) => {
                 hub.log_line(&req, "dropped (fault)");
-                // The server goes away mid-request: an interim 101 takes the
-                // socket from tiny_http, and dropping it closes the connection
-                // with no final answer, so clients fail at once (Chromium's
-                // fetch with a network error, Python with RemoteDisconnected).
-                let socket = request.upgrade("prefab-fault", tiny_http::Response::empty(101));
-                drop(socket);
+                // The server is gone behind its proxy, mid-request: the proxy's
+                // 503 carries none of the Hub's CORS headers, so a page's fetch
+                // fails as on a cut connection (a network error), and Python
+                // clients see the 503. (tiny_http cannot close a kept-alive
+                // socket, and a browser waits forever on one that says nothing.)
+                let gone = tiny_http::Response::from_string("upstream connect error or disconnect/reset before headers")
+                    .with_status_code(503)
+                    .with_header(tiny_http::Header::from_bytes("Connection", "close").expect("ASCII header"));
+                let _ = request.respond(gone);
                 return;
             }
             Some(faults::Injected::Reply(reply)) => {
