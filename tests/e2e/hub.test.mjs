@@ -285,7 +285,8 @@ print(json.dumps(out))
   assert.deepEqual(Object.keys(loaded.kto.features).sort(), ['completion', 'label', 'prompt']);
   assert.match(loaded.kto.features.label, /bool/);
   assert.equal(loaded.dpo.rows, 4);
-  assert.deepEqual(Object.keys(loaded.dpo.features).sort(), ['chosen', 'prompt', 'rejected']);
+  assert.deepEqual(Object.keys(loaded.dpo.features).sort(), ['chosen', 'chosen_model', 'prompt', 'prompt_id', 'rejected', 'rejected_model', 'score_chosen', 'score_rejected']);
+  assert.match(loaded.dpo.features.chosen, /string/);
   assert.match(loaded.dpo.first.chosen, /^m1 says/);
   assert.deepEqual(loaded.default_columns.sort(), ['completion', 'label', 'prompt'], 'the first config is the default');
 
