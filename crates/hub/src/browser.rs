@@ -235,7 +235,7 @@ impl Hub {
                 return Ok(Published::Unchanged { commit: parent });
             }
             progress(format!("Uploading {} files…", changes.write.len()));
-            let modes = commit::read_preupload(&self.send(&commit::preupload_request(hub, repo, revision, &changes.write), progress).await?, hub, repo, &changes.write)?;
+            let modes = commit::read_preupload(&self.send(&commit::preupload_request(hub, repo, revision, &changes.write, create_pr), progress).await?, hub, repo, &changes.write)?;
             let lfs: Vec<&PlannedFile> = changes.write.iter().zip(&modes).filter(|(_, mode)| **mode == UploadMode::Lfs).map(|(file, _)| *file).collect();
             if !lfs.is_empty() {
                 self.upload_lfs(repo, revision, &lfs, progress).await?;

@@ -203,13 +203,16 @@ pub enum UploadMode {
     Lfs,
 }
 
-/// Asks the Hub which files go to LFS.
-pub fn preupload_request(hub_url: &str, repo: &RepoId, revision: &str, files: &[&PlannedFile]) -> HttpRequest {
+/// Asks the Hub which files go to LFS; `create_pr` says the commit will open
+/// a pull request (as huggingface_hub says it), which an account without
+/// write access may do.
+pub fn preupload_request(hub_url: &str, repo: &RepoId, revision: &str, files: &[&PlannedFile], create_pr: bool) -> HttpRequest {
     let files: Vec<_> = files
         .iter()
         .map(|file| json!({"path": file.path, "size": file.bytes.len(), "sample": STANDARD.encode(&file.bytes[..file.bytes.len().min(512)])}))
         .collect();
-    HttpRequest::post_json(format!("{}/preupload/{}", api(hub_url, repo), encode_component(revision)), &json!({"files": files}))
+    let query = if create_pr { "?create_pr=1" } else { "" };
+    HttpRequest::post_json(format!("{}/preupload/{}{query}", api(hub_url, repo), encode_component(revision)), &json!({"files": files}))
 }
 
 #[derive(Deserialize)]
@@ -478,6 +481,14 @@ mod tests {
         let file = PlannedFile::new("x", vec![9; 3]);
         let put = lfs_upload_request(objects[0].upload.as_ref().unwrap(), &file);
         assert!(!put.authorized && put.method == "PUT" && put.headers.contains(&("X-Amz".into(), "1".into())));
+    }
+
+    #[test]
+    fn a_pull_request_is_announced_at_preupload() {
+        let repo = RepoId::parse("o/r").unwrap();
+        let file = PlannedFile::new("a", vec![1]);
+        assert_eq!(preupload_request("http://h", &repo, "main", &[&file], true).url, "http://h/api/datasets/o/r/preupload/main?create_pr=1");
+        assert_eq!(preupload_request("http://h", &repo, "main", &[&file], false).url, "http://h/api/datasets/o/r/preupload/main");
     }
 
     #[test]
