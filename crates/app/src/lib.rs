@@ -107,7 +107,7 @@ fn place_view(place: Place) -> impl IntoView {
         ),
         Place::Export => (
             "page-export",
-            "Download TRL-ready KTO and DPO datasets and the raw generations, as JSONL or Parquet.",
+            "Download TRL-ready KTO and DPO datasets and the raw generations, as JSONL or Parquet, or publish them to the Hub.",
         ),
         Place::Settings => (
             "page-settings",
