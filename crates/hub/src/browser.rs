@@ -17,7 +17,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestCache, RequestInit, Response};
+use web_sys::{AbortController, Headers, Request, RequestCache, RequestInit, Response};
 
 #[wasm_bindgen]
 extern "C" {
@@ -25,6 +25,8 @@ extern "C" {
     fn global_fetch(request: &Request) -> js_sys::Promise;
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &js_sys::Function, milliseconds: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
 }
 
 /// sessionStorage key of the signed-in session.
@@ -76,30 +78,49 @@ impl Hub {
     }
 
     /// Sends one request once. A network failure (which includes CORS
-    /// refusals and a server that closed the connection) is `Unreachable`.
+    /// refusals and a server that closed the connection) is `Unreachable`,
+    /// and so is no whole answer within [`HttpRequest::timeout_ms`].
     pub async fn send_once(&self, request: &HttpRequest) -> Result<HttpResponse, HubError> {
-        let unreachable = |error: JsValue| HubError::new(HubErrorKind::Unreachable, format!("{} {}: {}", request.method, strip_query(&request.url), js_error(error)));
-        let headers = Headers::new().map_err(unreachable)?;
+        let controller = AbortController::new().map_err(|error| HubError::new(HubErrorKind::Unreachable, js_error(error)))?;
+        let timeout_ms = request.timeout_ms();
+        let on_timeout = {
+            let controller = controller.clone();
+            Closure::once(move || controller.abort())
+        };
+        let timer = set_timeout(on_timeout.as_ref().unchecked_ref(), timeout_ms);
+        let result = self.fetch(request, &controller).await;
+        clear_timeout(&timer);
+        // The timer is cleared or has fired: the closure can go.
+        drop(on_timeout);
+        result.map_err(|error| {
+            let reason = if controller.signal().aborted() { format!("no answer within {:.0} s", timeout_ms / 1000.0) } else { js_error(error) };
+            HubError::new(HubErrorKind::Unreachable, format!("{} {}: {reason}", request.method, strip_query(&request.url)))
+        })
+    }
+
+    async fn fetch(&self, request: &HttpRequest, controller: &AbortController) -> Result<HttpResponse, JsValue> {
+        let headers = Headers::new()?;
         for (name, value) in &request.headers {
-            headers.set(name, value).map_err(unreachable)?;
+            headers.set(name, value)?;
         }
         if request.authorized && self.trusted(&request.url) {
             if let Some(token) = &self.token {
-                headers.set("Authorization", &format!("Bearer {token}")).map_err(unreachable)?;
+                headers.set("Authorization", &format!("Bearer {token}"))?;
             }
         }
         let init = RequestInit::new();
         init.set_method(request.method);
         init.set_headers(&headers);
         init.set_cache(RequestCache::NoStore);
+        init.set_signal(Some(&controller.signal()));
         if let Some(body) = &request.body {
             init.set_body(&js_sys::Uint8Array::from(body.as_slice()));
         }
-        let fetched = Request::new_with_str_and_init(&request.url, &init).map_err(unreachable)?;
-        let response: Response = JsFuture::from(global_fetch(&fetched)).await.map_err(unreachable)?.unchecked_into();
+        let fetched = Request::new_with_str_and_init(&request.url, &init)?;
+        let response: Response = JsFuture::from(global_fetch(&fetched)).await?.unchecked_into();
         let header = |name: &str| response.headers().get(name).ok().flatten();
         let error_headers = ErrorHeaders { error_code: header("X-Error-Code"), error_message: header("X-Error-Message"), retry_after: header("Retry-After") };
-        let buffer = JsFuture::from(response.array_buffer().map_err(unreachable)?).await.map_err(unreachable)?;
+        let buffer = JsFuture::from(response.array_buffer()?).await?;
         Ok(HttpResponse { status: response.status(), error_headers, body: js_sys::Uint8Array::new(&buffer).to_vec() })
     }
 

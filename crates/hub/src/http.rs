@@ -47,6 +47,17 @@ impl HttpRequest {
     }
 }
 
+impl HttpRequest {
+    /// How long to wait for the whole answer before giving up on this
+    /// attempt: a minute, plus the time to send the body at 50 kB/s (a slow
+    /// upload on a crowded workshop Wi-Fi), so a server that went silent
+    /// fails the attempt and the retry policy takes over.
+    pub fn timeout_ms(&self) -> f64 {
+        let body = self.body.as_ref().map_or(0, Vec::len) as f64;
+        60_000.0 + body / 50_000.0 * 1000.0
+    }
+}
+
 /// One HTTP answer, read in full.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct HttpResponse {
@@ -145,6 +156,13 @@ mod tests {
         assert_eq!(encode_component(text), "a%20b%2Fc%3Fd%3De%26f%2Bg~h.%C3%A9%25");
         assert_eq!(decode_component(&encode_component(text)), text);
         assert_eq!(decode_component("a+b%2"), "a b%2");
+    }
+
+    #[test]
+    fn big_bodies_get_more_time() {
+        assert_eq!(HttpRequest::get("http://h").timeout_ms(), 60_000.0);
+        let upload = HttpRequest { body: Some(vec![0; 100_000_000]), ..HttpRequest::get("http://h") };
+        assert_eq!(upload.timeout_ms(), 60_000.0 + 2_000_000.0);
     }
 
     #[test]
