@@ -160,7 +160,7 @@ impl Hub {
         match self.viewer.read_splits(&response, dataset) {
             Err(refusal) if !response.ok() => {
                 let info = self.send(&self.viewer.info_request(dataset), progress).await?;
-                Err(self.viewer.explain(refusal, &info, dataset))
+                Err(self.viewer.explain(refusal, &info, dataset, self.token.is_some()))
             }
             result => result,
         }

@@ -204,13 +204,15 @@ impl DatasetsServer {
 
     /// Names datasets-server's refusal with what the Hub says of the dataset:
     /// gated (with the link to accept its conditions), or not there (or
-    /// private); other refusals stay as they were.
-    pub fn explain(&self, refusal: HubError, info: &HttpResponse, dataset: &DatasetId) -> HubError {
+    /// private); with a token the Hub refuses (401), the sign-in has expired
+    /// or was revoked. Other refusals stay as they were.
+    pub fn explain(&self, refusal: HubError, info: &HttpResponse, dataset: &DatasetId, signed_in: bool) -> HubError {
         if !matches!(refusal.kind, HubErrorKind::SignInNeeded | HubErrorKind::NotFound | HubErrorKind::NoAccess) {
             return refusal;
         }
         if !info.ok() {
             return match info.status {
+                401 if signed_in => info.error(&self.hub_url, Some(dataset.as_str())),
                 401 | 403 | 404 => HubError::new(
                     HubErrorKind::NotFound,
                     format!("no dataset {} (or it is private and you are not signed in with access)", dataset.as_str()),
@@ -273,15 +275,18 @@ mod tests {
         let id = DatasetId::parse("a/b").unwrap();
         let refusal = || HubError::new(HubErrorKind::SignInNeeded, "not accessible without authentication (private or gated)");
         let info = |status: u16, body: &str| HttpResponse { status, body: body.as_bytes().to_vec(), ..Default::default() };
-        let gated = server.explain(refusal(), &info(200, r#"{"id":"a/b","gated":"manual"}"#), &id);
+        let gated = server.explain(refusal(), &info(200, r#"{"id":"a/b","gated":"manual"}"#), &id, false);
         assert_eq!(gated.kind, HubErrorKind::Gated { url: "http://hub/datasets/a/b".into() });
         assert!(gated.to_string().contains("accept its conditions at http://hub/datasets/a/b"));
-        let missing = server.explain(refusal(), &info(404, r#"{"error":"Repository not found"}"#), &id);
+        let missing = server.explain(refusal(), &info(404, r#"{"error":"Repository not found"}"#), &id, true);
         assert_eq!(missing.kind, HubErrorKind::NotFound);
         assert!(missing.to_string().contains("no dataset a/b"));
-        assert_eq!(server.explain(refusal(), &info(200, r#"{"id":"a/b","gated":false}"#), &id).kind, HubErrorKind::SignInNeeded);
+        assert_eq!(server.explain(refusal(), &info(200, r#"{"id":"a/b","gated":false}"#), &id, false).kind, HubErrorKind::SignInNeeded);
+        // Without a token, 401 is the Hub's "not found or private"; with one, the token is refused.
+        assert_eq!(server.explain(refusal(), &info(401, r#"{"error":"Invalid username or password."}"#), &id, false).kind, HubErrorKind::NotFound);
+        assert_eq!(server.explain(refusal(), &info(401, r#"{"error":"Invalid credentials in Authorization header"}"#), &id, true).kind, HubErrorKind::SignInNeeded);
         let viewer = HubError::new(HubErrorKind::ViewerDisabled, "disabled");
-        assert_eq!(server.explain(viewer, &info(200, "{}"), &id).kind, HubErrorKind::ViewerDisabled);
+        assert_eq!(server.explain(viewer, &info(200, "{}"), &id, true).kind, HubErrorKind::ViewerDisabled);
     }
 
     #[test]
