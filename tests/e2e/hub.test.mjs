@@ -112,6 +112,38 @@ test('sign in with PKCE; a wrong verifier is refused and the page keeps working'
   assert.deepEqual(errors.filter((e) => !e.includes('400')), []);
 });
 
+test('on a Space the OAuth app comes from the Space; an expired session asks to sign in again', async (t) => {
+  const browser = await openBrowser();
+  t.after(() => browser.close());
+  const page = await browser.context.newPage();
+  // What a static Space with `hf_oauth: true` puts in every page.
+  await page.addInitScript((hubUrl) => {
+    window.huggingface = { variables: { OAUTH_CLIENT_ID: 'space-app-1', OAUTH_SCOPES: 'openid profile write-discussions', OPENID_PROVIDER_URL: hubUrl, SPACE_ID: 'prefab/prefab' } };
+  }, hubUrl);
+  await page.goto(place('settings'));
+  await page.getByTestId('hub-settings').locator('summary').click();
+  assert.equal(await page.getByTestId('hub-client-id').count(), 0, 'no client id to type on a Space');
+  assert.equal(await page.getByTestId('hub-url').inputValue(), hubUrl, "the Space's provider is the Hub");
+  await page.getByTestId('hub-sign-in').click();
+  await page.waitForURL((url) => url.href.startsWith(`${hubUrl}/oauth/authorize`));
+  const authorize = new URL(page.url());
+  assert.equal(authorize.searchParams.get('client_id'), 'space-app-1');
+  assert.equal(authorize.searchParams.get('scope'), 'openid profile write-discussions');
+  await page.locator('input[name="username"]').fill('contributor');
+  await page.getByRole('button', { name: 'Authorize' }).click();
+  await page.waitForURL((url) => url.href.startsWith(baseUrl));
+  await signedInAs(page, 'contributor');
+  // The session's expiry passes: the page forgets it and offers to sign in again.
+  await page.evaluate(() => {
+    const session = JSON.parse(sessionStorage.getItem('prefab.hub.session'));
+    session.expires_at_ms = Date.now() - 1000;
+    sessionStorage.setItem('prefab.hub.session', JSON.stringify(session));
+  });
+  await page.reload();
+  await page.getByTestId('hub-sign-in').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('prefab.hub.session')), null);
+});
+
 test('a 1,000-row Hub dataset comes into Build through paging; errors are named', async (t) => {
   const browser = await openBrowser();
   t.after(async () => {
