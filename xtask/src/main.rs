@@ -29,8 +29,11 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  serve [--addr ADDR] [--port PORT]   build the page and serve it (default 127.0.0.1:8080;
-                                      use --addr 0.0.0.0 for a workshop LAN)
+  serve [--addr ADDR] [--port PORT] [--hub DIR]
+                                      build the page and serve it (default 127.0.0.1:8080;
+                                      use --addr 0.0.0.0 for a workshop LAN); with --hub, also
+                                      a local Hugging Face Hub on PORT+1 keeping its repos in DIR
+                                      (for a room with no internet)
   test                                install the test tools and run every test
   dist                                build the release page into dist/
   bench [core] [model]                print speed figures (release builds, native and in Chromium):
@@ -65,12 +68,14 @@ fn main() -> ExitCode {
 fn serve_command(args: &[String]) -> Result<(), String> {
     let mut addr = "127.0.0.1".to_owned();
     let mut port: u16 = 8080;
+    let mut hub_dir: Option<PathBuf> = None;
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         let value = rest.next().ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))?;
         match flag.as_str() {
             "--addr" => addr = value.clone(),
             "--port" => port = value.parse().map_err(|_| format!("--port {value}: not a port number"))?,
+            "--hub" => hub_dir = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown option {flag}\n\n{USAGE}")),
         }
     }
@@ -78,6 +83,17 @@ fn serve_command(args: &[String]) -> Result<(), String> {
     let dist = setup::build_dist(&workspace)?;
     let models = model::ensure_default_model(&workspace)?;
     let server = serve::Server::start(&format!("{addr}:{port}"), dist, models.parent().unwrap().to_path_buf())?;
+    // Kept alive as long as the page is served.
+    let _hub = match hub_dir {
+        Some(dir) => {
+            let hub_port = port.checked_add(1).ok_or("--port leaves no room for the hub on the next port")?;
+            let hub = hub::LocalHub::start(&format!("{addr}:{hub_port}"), dir.clone(), false)?;
+            println!("==> a local Hugging Face Hub on port {hub_port}, keeping its repos in {} (push them later with huggingface-cli upload)", dir.display());
+            println!("    in the page: Settings → Hugging Face → Another Hub: http://<this machine's address>:{hub_port} (locally {}), any OAuth client id; people sign in by typing a name", hub.url());
+            Some(hub)
+        }
+        None => None,
+    };
     println!("==> serving Prefab on http://{} (Ctrl-C to stop)", server.addr());
     server.wait();
     Ok(())
