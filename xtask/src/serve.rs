@@ -19,8 +19,7 @@ const THREADS: usize = 4;
 
 /// A running server; it stops when dropped.
 pub struct Server {
-    http: Arc<tiny_http::Server>,
-    threads: Vec<JoinHandle<()>>,
+    workers: Workers,
     addr: SocketAddr,
 }
 
@@ -39,30 +38,51 @@ impl Server {
     /// files) this way, so they are same-origin with the worker and get the
     /// same headers, without copying anything into `dist/`.
     pub fn start_with_mounts(addr: &str, dist: PathBuf, models: PathBuf, extra: Vec<Mount>) -> Result<Server, String> {
-        let http = Arc::new(tiny_http::Server::http(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))?);
+        let http = tiny_http::Server::http(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))?;
         let addr = http.server_addr().to_ip().ok_or("the server is not on an IP address")?;
         // The most specific prefix first; `dist` answers everything else.
         let mut mounts: Vec<Mount> = extra;
         mounts.push(("/models/", models));
         mounts.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         mounts.push(("/", dist));
-        let mounts = Arc::new(mounts);
-        let threads = (0..THREADS)
-            .map(|_| {
-                let (http, mounts) = (Arc::clone(&http), Arc::clone(&mounts));
-                std::thread::spawn(move || {
-                    for request in http.incoming_requests() {
-                        answer(request, &mounts);
-                    }
-                })
-            })
-            .collect();
-        Ok(Server { http, threads, addr })
+        let workers = Workers::start(http, THREADS, move |request| answer(request, &mounts));
+        Ok(Server { workers, addr })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Blocks until the process is stopped.
+    pub fn wait(self) {
+        self.workers.wait();
+    }
+}
+
+/// A tiny_http server answered by a few threads; when dropped, the threads
+/// are woken, stop and are joined. The static server and the local Hub both
+/// run on it.
+pub struct Workers {
+    http: Arc<tiny_http::Server>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Answers every request of `http` with `answer`, on `count` threads.
+    pub fn start(http: tiny_http::Server, count: usize, answer: impl Fn(Request) + Send + Sync + 'static) -> Workers {
+        let (http, answer) = (Arc::new(http), Arc::new(answer));
+        let threads = (0..count)
+            .map(|_| {
+                let (http, answer) = (Arc::clone(&http), Arc::clone(&answer));
+                std::thread::spawn(move || {
+                    for request in http.incoming_requests() {
+                        answer(request);
+                    }
+                })
+            })
+            .collect();
+        Workers { http, threads }
     }
 
     /// Blocks until the process is stopped.
@@ -73,7 +93,7 @@ impl Server {
     }
 }
 
-impl Drop for Server {
+impl Drop for Workers {
     fn drop(&mut self) {
         for _ in 0..self.threads.len() {
             self.http.unblock();

@@ -70,6 +70,7 @@ fn ensure_venv(ws: &Workspace, name: &str, requirements: &str, what: &str, env: 
         // CMake (which builds llama.cpp) otherwise compiles one file at a time.
         .env("CMAKE_BUILD_PARALLEL_LEVEL", cores.to_string())
         .envs(env.iter().copied());
+    // A venv built with other flags already "has" its packages: build them anew.
     if !env.is_empty() {
         install.arg("--force-reinstall");
     }

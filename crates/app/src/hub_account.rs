@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use prefab_hub::browser::{self, Hub};
-use prefab_hub::oauth::{OAuthSettings, Session, DEFAULT_SCOPES, HUGGING_FACE};
+use prefab_hub::oauth::{hub_address, OAuthSettings, Session, DEFAULT_SCOPES};
 use prefab_hub::HubError;
 
 /// localStorage key of the Hub's address.
@@ -22,7 +22,7 @@ const CLIENT_ID_KEY: &str = "prefab.hub.client_id";
 pub struct HubAccount {
     /// Who is signed in, if anyone.
     pub session: RwSignal<Option<Session>>,
-    /// The Hub's address.
+    /// The Hub's address, always in [`hub_address`]'s form.
     pub hub_url: RwSignal<String>,
     /// The OAuth app's client id when the page is not on a Space.
     pub client_id: RwSignal<String>,
@@ -48,7 +48,7 @@ impl HubAccount {
     /// it takes the sign-in's answer out of the address first.
     pub fn new() -> HubAccount {
         let space = browser::space_oauth_settings();
-        let hub_url = local(HUB_URL_KEY).or_else(|| space.as_ref().map(|s| s.provider_url.clone())).unwrap_or_else(|| HUGGING_FACE.to_owned());
+        let hub_url = hub_address(&local(HUB_URL_KEY).or_else(|| space.map(|s| s.provider_url)).unwrap_or_default());
         let account = HubAccount {
             session: RwSignal::new(browser::stored_session()),
             hub_url: RwSignal::new(hub_url),
@@ -92,7 +92,7 @@ impl HubAccount {
     pub fn hub(&self) -> Hub {
         let hub_url = self.hub_url.get_untracked();
         match browser::stored_session() {
-            Some(session) if session.hub_url == hub_url.trim_end_matches('/') => Hub::signed_in(&session),
+            Some(session) if session.hub_url == hub_url => Hub::signed_in(&session),
             _ => Hub::new(&hub_url, None),
         }
     }
@@ -117,7 +117,7 @@ impl HubAccount {
                 "this page is not on a Space with hf_oauth, so it needs an OAuth app's client id: create one at huggingface.co/settings/applications and type its id below, or paste an access token",
             ));
         }
-        Ok(OAuthSettings { client_id: client_id.trim().to_owned(), scopes: DEFAULT_SCOPES.to_owned(), provider_url: self.hub_url.get_untracked().trim().trim_end_matches('/').to_owned() })
+        Ok(OAuthSettings { client_id: client_id.trim().to_owned(), scopes: DEFAULT_SCOPES.to_owned(), provider_url: self.hub_url.get_untracked() })
     }
 
     /// Sends the browser to the provider to sign in.
@@ -220,7 +220,7 @@ pub fn HubSettings() -> impl IntoView {
                 <label>
                     "Hub address"
                     <input type="url" data-testid="hub-url" prop:value=account.hub_url
-                        on:change=move |event| { let url = event_target_value(&event); set_local(HUB_URL_KEY, &url); account.hub_url.set(if url.trim().is_empty() { HUGGING_FACE.to_owned() } else { url.trim().trim_end_matches('/').to_owned() }); } />
+                        on:change=move |event| { let url = event_target_value(&event); set_local(HUB_URL_KEY, &url); account.hub_url.set(hub_address(&url)); } />
                 </label>
                 {(!on_space).then(|| view! {
                     <label>

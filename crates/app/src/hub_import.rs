@@ -33,7 +33,7 @@ pub struct HubSource {
 impl HubSource {
     /// Rows in the whole split.
     pub fn total(&self) -> u64 {
-        self.first.num_rows_total.unwrap_or(self.first.table.len() as u64)
+        self.first.total_rows()
     }
 
     /// Reads the whole split; `progress` hears how far it got.

@@ -11,7 +11,7 @@ use crate::dataset::{DatasetId, DatasetsServer, ReadPlan, Split};
 use crate::error::{ErrorHeaders, HubError, HubErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::{self, Account, Callback, Discovery, OAuthSettings, PendingSignIn, Session, TokenResponse};
-use prefab_core::backoff::{Decision, RetryPolicy};
+use prefab_core::backoff::{Decision, RetryPolicy, RetryWait, Retryable};
 use prefab_core::prompt_import::{read_source, rows_api, Format, SourceTable};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -62,7 +62,7 @@ pub type Progress<'a> = &'a dyn Fn(String);
 impl Hub {
     /// The Hub at `hub_url`, signed in with `token` if given.
     pub fn new(hub_url: &str, token: Option<String>) -> Hub {
-        let hub_url = hub_url.trim().trim_end_matches('/').to_owned();
+        let hub_url = oauth::hub_address(hub_url);
         Hub { viewer: DatasetsServer::for_hub(&hub_url), hub_url, token, policy: RetryPolicy { max_attempts: 6, base_delay_ms: 500.0, max_delay_ms: 30_000.0 } }
     }
 
@@ -134,7 +134,7 @@ impl Hub {
                 Ok(response) if response.ok() => return Ok(response),
                 Ok(response) => {
                     let error = response.error(&self.hub_url, None);
-                    if !matches!(error.kind, HubErrorKind::RateLimited | HubErrorKind::Server) {
+                    if error.retry_wait() == RetryWait::Never {
                         return Ok(response);
                     }
                     error
@@ -187,7 +187,7 @@ impl Hub {
         cancelled: Rc<Cell<bool>>,
         progress: Progress<'_>,
     ) -> Result<SourceTable, HubError> {
-        let total = first.num_rows_total.unwrap_or(first.table.len() as u64);
+        let total = first.total_rows();
         let stopped = || HubError::new(HubErrorKind::Refused, "cancelled; nothing was added");
         match ReadPlan::for_split(total, first.table.len() as u64) {
             ReadPlan::Pages(offsets) => {

@@ -30,6 +30,13 @@ pub const DEFAULT_SCOPES: &str = "openid profile read-repos write-repos contribu
 /// The Hub's address.
 pub const HUGGING_FACE: &str = "https://huggingface.co";
 
+/// A Hub's address as typed or stored: trimmed, without a trailing `/`; an
+/// empty one is the Hugging Face Hub.
+pub fn hub_address(text: &str) -> String {
+    let address = text.trim().trim_end_matches('/');
+    if address.is_empty() { HUGGING_FACE.to_owned() } else { address.to_owned() }
+}
+
 /// Which OAuth app, with which scopes, at which provider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OAuthSettings {
@@ -56,7 +63,7 @@ impl OAuthSettings {
         Some(OAuthSettings {
             client_id,
             scopes: scopes.join(" "),
-            provider_url: text("OPENID_PROVIDER_URL").unwrap_or(HUGGING_FACE).trim_end_matches('/').to_owned(),
+            provider_url: hub_address(text("OPENID_PROVIDER_URL").unwrap_or_default()),
         })
     }
 }
@@ -416,6 +423,12 @@ mod tests {
         assert_eq!(clean_address("/app/", "?code=c&state=s", "#/export"), "/app/#/export");
         assert_eq!(clean_address("/", "?campaign=a%2Fb&code=c&state=s", ""), "/?campaign=a%2Fb");
         assert_eq!(clean_address("/", "", "#/build"), "/#/build");
+    }
+
+    #[test]
+    fn hub_addresses_are_kept_in_one_form() {
+        assert_eq!(hub_address(" http://127.0.0.1:9000/ "), "http://127.0.0.1:9000");
+        assert_eq!(hub_address(""), HUGGING_FACE);
     }
 
     #[test]

@@ -29,12 +29,12 @@ pub mod repo;
 pub mod store;
 pub mod viewer;
 
+use crate::serve::Workers;
 use http::{HubError, Reply, Req};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 
 /// Requests answered at once: the page's parallel uploads, and a client check or two.
 const THREADS: usize = 6;
@@ -87,8 +87,7 @@ impl Shared {
 /// A running hub; it stops when dropped.
 pub struct LocalHub {
     shared: Arc<Shared>,
-    http: Arc<tiny_http::Server>,
-    threads: Vec<JoinHandle<()>>,
+    _workers: Workers,
 }
 
 impl LocalHub {
@@ -97,7 +96,7 @@ impl LocalHub {
     pub fn start(addr: &str, dir: PathBuf, test_mode: bool) -> Result<LocalHub, String> {
         std::fs::create_dir_all(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
         let state = store::State::load(&dir)?;
-        let http = Arc::new(tiny_http::Server::http(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))?);
+        let http = tiny_http::Server::http(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))?;
         let bound = http.server_addr().to_ip().ok_or("the hub is not on an IP address")?;
         let host = if bound.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bound.ip().to_string() };
         let shared = Arc::new(Shared {
@@ -110,17 +109,11 @@ impl LocalHub {
             url: format!("http://{host}:{}", bound.port()),
             log: Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(dir.join(".hub/requests.log")).ok()),
         });
-        let threads = (0..THREADS)
-            .map(|_| {
-                let (http, shared) = (Arc::clone(&http), Arc::clone(&shared));
-                std::thread::spawn(move || {
-                    for request in http.incoming_requests() {
-                        answer(&shared, request);
-                    }
-                })
-            })
-            .collect();
-        Ok(LocalHub { shared, http, threads })
+        let workers = {
+            let shared = Arc::clone(&shared);
+            Workers::start(http, THREADS, move |request| answer(&shared, request))
+        };
+        Ok(LocalHub { shared, _workers: workers })
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
@@ -192,17 +185,6 @@ fn grant(state: &mut store::State, repo: &str, user: &str) -> Result<(), HubErro
     let main = state.repos.get(repo).map(|r| r.main().files.clone()).ok_or_else(|| HubError::new(404, Some("RepoNotFound"), "Repository not found"))?;
     state.repos.get_mut(repo).expect("checked").granted.insert(user.to_owned());
     state.save_repo(repo, Some(&main)).map_err(|error| HubError::new(500, None, error))
-}
-
-impl Drop for LocalHub {
-    fn drop(&mut self) {
-        for _ in 0..self.threads.len() {
-            self.http.unblock();
-        }
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
 }
 
 /// Body limits: an LFS upload is at most a file; a commit carries base64 regular files.

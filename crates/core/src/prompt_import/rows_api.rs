@@ -29,6 +29,13 @@ pub struct RowsPage {
     pub partial: bool,
 }
 
+impl RowsPage {
+    /// Rows in the whole split: as datasets-server counts them, else this page's.
+    pub fn total_rows(&self) -> u64 {
+        self.num_rows_total.unwrap_or(self.table.len() as u64)
+    }
+}
+
 /// Reads one `/rows` response body.
 pub fn read_page(bytes: &[u8], file: &str) -> Result<RowsPage, Error> {
     const EXPECTED: &str =
@@ -135,6 +142,9 @@ mod tests {
     fn reads_features_rows_and_totals() {
         let page = read_page(PAGE.as_bytes(), "rows").unwrap();
         assert_eq!(page.num_rows_total, Some(5000));
+        assert_eq!(page.total_rows(), 5000);
+        let uncounted = RowsPage { num_rows_total: None, ..page.clone() };
+        assert_eq!(uncounted.total_rows(), page.table.len() as u64);
         assert!(!page.partial);
         let dtypes: Vec<_> = page
             .table
