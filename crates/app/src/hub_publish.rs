@@ -38,6 +38,18 @@ impl std::fmt::Display for PublishError {
     }
 }
 
+/// An address the Hub answered, as a link only when it is `http(s)`: a
+/// `javascript:` address from a server is shown as text, never followed.
+#[component]
+fn HubLink(url: String) -> impl IntoView {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        let text = url.clone();
+        view! { <a href=url target="_blank" rel="noopener">{text}</a> }.into_any()
+    } else {
+        view! { <span>{url}</span> }.into_any()
+    }
+}
+
 /// The Publish panel. `tables` gives the configs to publish and the card's
 /// policy lines, from the Export choices of the moment.
 #[component]
@@ -118,12 +130,12 @@ pub fn PublishPanel(
             {move || outcome.get().map(|outcome| match outcome {
                 Ok(Published::Committed { commit, url }) => view! {
                     <p role="status" data-testid="publish-outcome" data-outcome="committed">
-                        {format!("Published as commit {}: ", commit.chars().take(10).collect::<String>())}<a href=url.clone() target="_blank" rel="noopener">{url.clone()}</a>
+                        {format!("Published as commit {}: ", commit.chars().take(10).collect::<String>())}<HubLink url=url.clone() />
                     </p>
                 }.into_any(),
                 Ok(Published::PullRequest { url }) => view! {
                     <p role="status" data-testid="publish-outcome" data-outcome="pull-request">
-                        "You cannot write to this repository, so a pull request was opened: "<a href=url.clone() target="_blank" rel="noopener">{url.clone()}</a>
+                        "You cannot write to this repository, so a pull request was opened: "<HubLink url=url.clone() />
                     </p>
                 }.into_any(),
                 Ok(Published::Unchanged { commit }) => view! {
