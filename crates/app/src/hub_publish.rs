@@ -99,7 +99,13 @@ pub fn PublishPanel(
         outcome.set(None);
         spawn_local(async move {
             let hub = prefab_hub::browser::Hub::signed_in(&session);
-            let options = PublishOptions { summary: "Publish the preference dataset from Prefab", create: create.get_untracked(), private: private.get_untracked() };
+            let options = PublishOptions {
+                summary: "Publish the preference dataset from Prefab",
+                revision: "main",
+                managed: &prefab_hub::layout::MANAGED_FOLDERS,
+                create: create.get_untracked(),
+                private: private.get_untracked(),
+            };
             let result = hub.publish(&repo, &files, &session.account, options, &|message| status.set(Some(message))).await;
             if let Err(error) = &result {
                 account.note(error);

@@ -170,6 +170,12 @@ pub struct Item {
 }
 
 impl Item {
+    /// The id of the question this item asks: the same for every person and
+    /// device (see [`RatingValue::question_id`]).
+    pub fn question_id(&self, mode: RatingMode) -> String {
+        self.question(mode).question_id()
+    }
+
     /// The rating value this item's answers have, with a placeholder answer:
     /// what [`rating_id`] needs to know which question it is.
     fn question(&self, mode: RatingMode) -> RatingValue {
@@ -392,6 +398,8 @@ pub struct Session {
     pending: Option<u64>,
     next_token: u64,
     left_out: usize,
+    /// The order to offer open items in, lowest first; `None` is queue order.
+    priorities: Option<Vec<u64>>,
 }
 
 impl Session {
@@ -433,6 +441,7 @@ impl Session {
             pending: None,
             next_token: 0,
             left_out,
+            priorities: None,
         };
         session.cursor = session.next_open(None);
         Ok(session)
@@ -698,9 +707,25 @@ impl Session {
         })
     }
 
-    /// The first item after `after` (from the start if `None`), wrapping
-    /// round, that is neither rated nor skipped.
+    /// Offers open items in this order from now on, lowest first (a
+    /// campaign's least covered first; see [`crate::campaign::priority`]).
+    /// The item on screen stays, and skipped items still come back last.
+    pub fn set_priorities(&mut self, priority: impl Fn(&Item) -> u64) {
+        self.priorities = Some(self.items.iter().map(priority).collect());
+        if self.cursor.is_some_and(|index| self.answers[index].is_some()) {
+            self.cursor = self.next_open(self.cursor);
+        }
+    }
+
+    /// The next item to offer that is neither rated nor skipped: the first
+    /// after `after` (from the start if `None`), wrapping round — or, with
+    /// priorities, the open item of lowest priority.
     fn next_open(&self, after: Option<usize>) -> Option<usize> {
+        if let Some(priorities) = &self.priorities {
+            return (0..self.items.len())
+                .filter(|&index| self.answers[index].is_none() && !self.skipped[index])
+                .min_by_key(|&index| (priorities[index], index));
+        }
         let count = self.items.len();
         let start = after.map_or(0, |index| index + 1);
         (0..count)
@@ -1190,6 +1215,27 @@ mod tests {
         session.revisit_skipped();
         assert_eq!(session.current().unwrap().item.shown, ["g1"]);
         assert_eq!(refused(&mut session, Action::Previous), Ignored::AtEdge);
+    }
+
+    #[test]
+    fn priorities_choose_the_next_item_and_skips_still_come_last() {
+        let mut session = session(RatingMode::KtoThumbs, vec![target("p", &["g1", "g2", "g3"])]);
+        let mut stored = HashMap::new();
+        assert_eq!(session.current().unwrap().item.shown, ["g1"]);
+        // g3 is least covered, then g2; the item on screen stays until answered.
+        session.set_priorities(|item| match item.shown[0].as_str() { "g3" => 0, "g2" => 1, _ => 2 });
+        assert_eq!(session.current().unwrap().item.shown, ["g1"]);
+        let _ = session.apply(Action::ThumbsUp, 0);
+        write(&mut session, &mut stored, Action::Submit);
+        assert_eq!(session.current().unwrap().item.shown, ["g3"]);
+        assert_eq!(session.apply(Action::Skip, 0), Step::Changed);
+        assert_eq!(session.current().unwrap().item.shown, ["g2"]);
+        let _ = session.apply(Action::ThumbsDown, 0);
+        write(&mut session, &mut stored, Action::Submit);
+        assert!(session.current().is_none());
+        session.revisit_skipped();
+        assert_eq!(session.current().unwrap().item.shown, ["g3"]);
+        assert_eq!(session.items()[2].question_id(RatingMode::KtoThumbs), crate::record::RatingValue::KtoThumbs { generation_id: "g3".into(), up: false }.question_id());
     }
 
     #[test]

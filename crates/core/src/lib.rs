@@ -18,6 +18,8 @@
 //!   [`record::assemble_records`] puts stored ratings back into records;
 //! - [`export`] turns records into the DIBT raw, TRL KTO and TRL DPO tables and
 //!   writes the dataset card, [`agreement`] measures how much annotators agree;
+//! - [`campaign`] is the shape of a campaign on the Hub — a manifest, the
+//!   records, each person's contribution files — and merges what people sent;
 //! - [`write`](mod@write) serializes a [`table::Table`] as JSONL or Parquet.
 //!
 //! Every failure is an [`Error`] that names the file, the line or row, the
@@ -28,6 +30,7 @@
 pub mod agreement;
 pub mod backoff;
 pub mod bench;
+pub mod campaign;
 pub mod chat;
 pub mod contribute;
 mod error;

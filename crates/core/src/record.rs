@@ -182,18 +182,17 @@ pub struct Generation {
 
 impl Generation {
     /// A content-addressed id: SHA-256 over the prompt id, model, rendered
-    /// prompt, seed, raw text and time, so the same generation stored or
-    /// uploaded twice keeps one id.
+    /// prompt, seed and raw text — what the generation *is*, never when it
+    /// was made — so the same completion imported twice, or on two devices,
+    /// or stored and uploaded, keeps one id, and ratings of it meet.
     pub fn compute_id(&self, prompt_id: &str) -> String {
         let seed = self.seed.map(|s| s.to_string()).unwrap_or_default();
-        let time = self.created_at_ms.to_string();
         sha256_hex(&[
             prompt_id.as_bytes(),
             self.model_id.as_bytes(),
             self.rendered_prompt.as_bytes(),
             seed.as_bytes(),
             self.raw_text.as_bytes(),
-            time.as_bytes(),
         ])
     }
 }
@@ -336,6 +335,26 @@ impl RatingValue {
         }
     }
 
+    /// The same answer about generations renamed by `renamed` (old id → new
+    /// id; ids it does not name stay): how stored ratings follow a change of
+    /// generation ids.
+    pub fn with_renamed_ids(&self, renamed: &HashMap<String, String>) -> RatingValue {
+        let rename = |id: &String| renamed.get(id).unwrap_or(id).clone();
+        match self {
+            RatingValue::KtoThumbs { generation_id, up } => RatingValue::KtoThumbs { generation_id: rename(generation_id), up: *up },
+            RatingValue::Likert { generation_id, score } => RatingValue::Likert { generation_id: rename(generation_id), score: *score },
+            RatingValue::Pairwise { a, b, verdict } => RatingValue::Pairwise { a: rename(a), b: rename(b), verdict: *verdict },
+            RatingValue::Ranking { generation_ids } => RatingValue::Ranking { generation_ids: generation_ids.iter().map(rename).collect() },
+        }
+    }
+
+    /// The id of the question this answers — the same for everyone and on
+    /// every device, whatever order the generations were shown in: what a
+    /// campaign counts coverage by.
+    pub fn question_id(&self) -> String {
+        sha256_hex(&[self.subject().as_bytes()])
+    }
+
     /// What the answer is about, the same for the same question whatever the
     /// order the generations were shown in.
     pub(crate) fn subject(&self) -> String {
@@ -386,6 +405,38 @@ pub fn rating_id(annotator: &str, value: &RatingValue) -> String {
     sha256_hex(&[annotator.as_bytes(), value.subject().as_bytes()])
 }
 
+/// Generation ids to change so that every stored generation has today's
+/// [`Generation::compute_id`] (older Prefabs hashed the time too): old id →
+/// new id, for the generations (each with its prompt's id) whose id differs.
+pub fn renamed_generation_ids<'a>(generations: impl IntoIterator<Item = (&'a str, &'a Generation)>) -> HashMap<String, String> {
+    generations
+        .into_iter()
+        .filter_map(|(prompt_id, generation)| {
+            let id = generation.compute_id(prompt_id);
+            (id != generation.id).then(|| (generation.id.clone(), id))
+        })
+        .collect()
+}
+
+/// Ratings carried over to renamed generation ids, one per [`HumanRating::id`]:
+/// when two old generations became one (the same file imported twice), a
+/// person's answers about both become one, the newest.
+pub fn ratings_with_renamed_ids(ratings: impl IntoIterator<Item = HumanRating>, renamed: &HashMap<String, String>) -> Vec<HumanRating> {
+    let mut newest: HashMap<String, HumanRating> = HashMap::new();
+    for mut rating in ratings {
+        rating.value = rating.value.with_renamed_ids(renamed);
+        match newest.get(&rating.id()) {
+            Some(kept) if kept.created_at_ms > rating.created_at_ms => {}
+            _ => {
+                newest.insert(rating.id(), rating);
+            }
+        }
+    }
+    let mut kept: Vec<HumanRating> = newest.into_values().collect();
+    kept.sort_by(|x, y| x.created_at_ms.cmp(&y.created_at_ms).then_with(|| x.id().cmp(&y.id())));
+    kept
+}
+
 /// Records put together from what a store keeps apart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assembled {
@@ -418,6 +469,9 @@ pub fn assemble_records(
     let mut orphan_generations = 0;
     for (prompt_id, generation) in generations {
         match by_prompt.get(&prompt_id) {
+            // Ids are content hashes: the same id twice is the same completion
+            // (the same file imported twice), shown and exported once.
+            Some(_) if by_generation.contains_key(&generation.id) => {}
             Some(&index) => {
                 by_generation.insert(generation.id.clone(), index);
                 records[index].generations.push(generation);
@@ -612,6 +666,46 @@ mod tests {
         other.raw_text.push('!');
         assert_ne!(other.compute_id(&record.prompt.id), g.id);
         assert_eq!(record.generation(&g.id), Some(g));
+    }
+
+    #[test]
+    fn generation_id_is_the_same_whenever_it_was_made() {
+        let record = sample();
+        let mut later = record.generations[0].clone();
+        later.created_at_ms += 86_400_000;
+        later.duration_ms = Some(5);
+        assert_eq!(later.compute_id(&record.prompt.id), record.generations[0].id);
+    }
+
+    #[test]
+    fn old_time_stamped_ids_migrate_and_their_ratings_follow() {
+        let record = sample();
+        let current = record.generations[0].clone();
+        // Two imports of one file by an older Prefab: two ids for one completion.
+        let (mut first, mut second) = (current.clone(), current.clone());
+        first.id = "old-1".into();
+        second.id = "old-2".into();
+        let renamed = renamed_generation_ids([(record.prompt.id.as_str(), &first), (record.prompt.id.as_str(), &second), (record.prompt.id.as_str(), &current)]);
+        assert_eq!(renamed.len(), 2, "an id that is already right is left alone");
+        assert!(renamed.values().all(|id| *id == current.id));
+        let thumbs = |generation_id: &str, up: bool, at: u64| HumanRating {
+            annotator: "ann".into(),
+            question: "ok?".into(),
+            value: RatingValue::KtoThumbs { generation_id: generation_id.into(), up },
+            created_at_ms: at,
+        };
+        let pair = HumanRating {
+            annotator: "ann".into(),
+            question: "which?".into(),
+            value: RatingValue::Pairwise { a: "other".into(), b: "old-2".into(), verdict: Verdict::B },
+            created_at_ms: 4,
+        };
+        let migrated = ratings_with_renamed_ids([thumbs("old-2", false, 3), thumbs("old-1", true, 1), pair], &renamed);
+        assert_eq!(migrated.len(), 2, "two answers about one completion become the newest: {migrated:?}");
+        assert_eq!(migrated[0], thumbs(&current.id, false, 3));
+        assert_eq!(migrated[1].value, RatingValue::Pairwise { a: "other".into(), b: current.id.clone(), verdict: Verdict::B });
+        let assembled = assemble_records([record.prompt.clone()], [(record.prompt.id.clone(), current.clone()), (record.prompt.id.clone(), current.clone())], migrated);
+        assert_eq!(assembled.records[0].generations.len(), 1, "one id is one completion");
     }
 
     #[test]

@@ -6,14 +6,18 @@
 //! datasets-server (never to an LFS storage address), and kept only in this
 //! tab's sessionStorage: never in IndexedDB, localStorage, a URL or a log.
 
+use crate::campaign::{self, PullRequest};
 use crate::commit::{self, CommitPlan, PlannedFile, RepoId, UploadMode};
 use crate::dataset::{DatasetId, DatasetsServer, ReadPlan, Split};
 use crate::error::{ErrorHeaders, HubError, HubErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::oauth::{self, Account, Callback, Discovery, OAuthSettings, PendingSignIn, Session, TokenResponse};
+use prefab_core::campaign::{parse_records, ContributionFile, Manifest, Source, CONTRIBUTIONS_FOLDER, MANIFEST_PATH, RECORDS_PATH};
+use prefab_core::record::Record;
 use prefab_core::backoff::{Decision, RetryPolicy, RetryWait, Retryable};
 use prefab_core::prompt_import::{read_source, rows_api, Format, SourceTable};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -241,8 +245,10 @@ impl Hub {
         progress: Progress<'_>,
     ) -> Result<Published, HubError> {
         let hub = &self.hub_url;
-        let revision = "main";
-        let mut create_pr = !account.can_write(&repo.namespace);
+        let revision = options.revision;
+        let onto_pull_request = revision.starts_with("refs/pr/");
+        // Pushing onto one's own pull request needs no write access.
+        let mut create_pr = !onto_pull_request && !account.can_write(&repo.namespace);
         if options.create && !create_pr {
             progress(format!("Creating {} if it does not exist…", repo.id()));
             let response = self.send(&commit::create_repo_request(hub, repo, &account.username, options.private), progress).await?;
@@ -251,7 +257,7 @@ impl Hub {
         loop {
             let parent = commit::read_revision(&self.send(&commit::revision_request(hub, repo, revision), progress).await?, hub, repo)?;
             let tree = commit::read_tree(&self.send(&commit::tree_request(hub, repo, revision), progress).await?, hub, repo)?;
-            let changes = commit::changes(files, &tree, &crate::layout::MANAGED_FOLDERS);
+            let changes = commit::changes(files, &tree, options.managed);
             if changes.is_empty() {
                 return Ok(Published::Unchanged { commit: parent });
             }
@@ -272,7 +278,7 @@ impl Hub {
             let response = self.send(&commit::commit_request(hub, repo, revision, &plan), progress).await?;
             match response.status {
                 // Without write access after all (an org role the token does not carry): a pull request instead.
-                403 if !create_pr => {
+                403 if !create_pr && !onto_pull_request => {
                     create_pr = true;
                     continue;
                 }
@@ -281,7 +287,7 @@ impl Hub {
                 // someone else committed: a clear conflict, never an overwrite.
                 409 | 412 => {
                     let tree = commit::read_tree(&self.send(&commit::tree_request(hub, repo, revision), progress).await?, hub, repo)?;
-                    if !create_pr && commit::changes(files, &tree, &crate::layout::MANAGED_FOLDERS).is_empty() {
+                    if !create_pr && commit::changes(files, &tree, options.managed).is_empty() {
                         let head = commit::read_revision(&self.send(&commit::revision_request(hub, repo, revision), progress).await?, hub, repo)?;
                         return Ok(Published::Committed { commit: head, url: format!("{hub}/datasets/{}", repo.id()) });
                     }
@@ -320,10 +326,138 @@ impl Hub {
     }
 }
 
+// ---- Campaigns -------------------------------------------------------------
+
+/// How many files Collect reads at once: enough to hide latency, few enough
+/// not to trip a rate limit.
+const PARALLEL_READS: usize = 6;
+
+impl Hub {
+    /// A text file at a revision.
+    pub async fn text_file(&self, repo: &RepoId, revision: &str, path: &str, progress: Progress<'_>) -> Result<String, HubError> {
+        let response = self.send(&campaign::file_request(&self.hub_url, repo, revision, path), progress).await?;
+        campaign::read_file(&response, &self.hub_url, repo, path)
+    }
+
+    /// A campaign's manifest and records, from `main`.
+    pub async fn read_campaign(&self, repo: &RepoId, progress: Progress<'_>) -> Result<(Manifest, Vec<Record>), HubError> {
+        let unreadable = |error: prefab_core::campaign::CampaignError| HubError::new(HubErrorKind::BadResponse, format!("{}: {error}", repo.id()));
+        let manifest = Manifest::parse(&self.text_file(repo, "main", MANIFEST_PATH, progress).await?).map_err(unreadable)?;
+        let records = parse_records(&self.text_file(repo, "main", RECORDS_PATH, progress).await?).map_err(unreadable)?;
+        Ok((manifest, records))
+    }
+
+    /// Every pull request of the repo with this status (by `author` if
+    /// given), all pages.
+    pub async fn pull_requests(&self, repo: &RepoId, author: Option<&str>, status: &str, progress: Progress<'_>) -> Result<Vec<PullRequest>, HubError> {
+        let mut all = Vec::new();
+        for page in 0.. {
+            let response = self.send(&campaign::pull_requests_request(&self.hub_url, repo, author, status, page), progress).await?;
+            let (pulls, more) = campaign::read_pull_requests(&response, &self.hub_url, repo)?;
+            all.extend(pulls);
+            if !more {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// The signed-in person's open pull request on the campaign, opened now
+    /// if they have none.
+    pub async fn own_pull_request(&self, repo: &RepoId, account: &Account, progress: Progress<'_>) -> Result<u64, HubError> {
+        let mine = self.pull_requests(repo, Some(&account.username), "open", progress).await?;
+        if let Some(pull) = mine.into_iter().filter(|pull| pull.author == account.username).min_by_key(|pull| pull.num) {
+            return Ok(pull.num);
+        }
+        progress(format!("Opening your pull request on {}…", repo.id()));
+        let response = self.send(&campaign::open_pull_request_request(&self.hub_url, repo, &account.username), progress).await?;
+        campaign::read_opened(&response, &self.hub_url, repo)
+    }
+
+    /// Pushes one contribution file onto the person's pull request (`known`
+    /// if the page remembers it; found or opened otherwise) and returns its
+    /// number. The same file sent twice makes no second commit. A pull
+    /// request the organizer merged or closed meanwhile is replaced by a new one.
+    pub async fn contribute(&self, repo: &RepoId, account: &Account, known: Option<u64>, file: &PlannedFile, progress: Progress<'_>) -> Result<u64, HubError> {
+        let mut num = match known {
+            Some(num) => num,
+            None => self.own_pull_request(repo, account, progress).await?,
+        };
+        let mut first = true;
+        loop {
+            let revision = format!("refs/pr/{num}");
+            let options = PublishOptions { summary: "Add ratings from Prefab", revision: &revision, managed: &[], create: false, private: false };
+            match self.publish(repo, std::slice::from_ref(file), account, options, progress).await {
+                Ok(_) => return Ok(num),
+                Err(error) if first && matches!(error.kind, HubErrorKind::NoAccess | HubErrorKind::NotFound | HubErrorKind::Refused) => {
+                    first = false;
+                    num = self.own_pull_request(repo, account, progress).await?;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Every contribution file of the campaign: on `main` and on each open
+    /// pull request (with its author). Files are named by content, so
+    /// `cache` (git blob id → text) saves reading one twice across calls.
+    pub async fn read_contributions(
+        &self,
+        repo: &RepoId,
+        cache: &RefCell<HashMap<String, String>>,
+        progress: Progress<'_>,
+    ) -> Result<Contributions, HubError> {
+        let pulls = self.pull_requests(repo, None, "open", progress).await?;
+        let mut sources = vec![(Source::Main, "main".to_owned())];
+        sources.extend(pulls.iter().map(|pull| (Source::PullRequest { num: pull.num, author: pull.author.clone() }, pull.git_ref())));
+        let mut wanted = Vec::new();
+        for (source, revision) in &sources {
+            let tree = commit::read_tree(&self.send(&commit::tree_request(&self.hub_url, repo, revision), progress).await?, &self.hub_url, repo)?;
+            wanted.extend(tree.into_iter().filter(|entry| entry.path.starts_with(CONTRIBUTIONS_FOLDER)).map(|entry| (source.clone(), revision.clone(), entry)));
+        }
+        let missing: Vec<&(Source, String, commit::TreeEntry)> = wanted.iter().filter(|(_, _, entry)| !cache.borrow().contains_key(&entry.oid)).collect();
+        for (done, chunk) in missing.chunks(PARALLEL_READS).enumerate() {
+            progress(format!("Reading contributions: {} of {} new files…", done * PARALLEL_READS, missing.len()));
+            let reads = chunk.iter().map(|(_, revision, entry)| async move { (entry.oid.clone(), self.text_file(repo, revision, &entry.path, progress).await) });
+            for (oid, text) in futures::future::join_all(reads).await {
+                cache.borrow_mut().insert(oid, text?);
+            }
+        }
+        let cache = cache.borrow();
+        let files = wanted
+            .into_iter()
+            .filter_map(|(source, _, entry)| Some(ContributionFile { text: cache.get(&entry.oid)?.clone(), source, path: entry.path }))
+            .collect();
+        Ok(Contributions { files, pull_requests: pulls })
+    }
+
+    /// Merges a pull request (the organizer, once collected).
+    pub async fn merge(&self, repo: &RepoId, num: u64, progress: Progress<'_>) -> Result<(), HubError> {
+        let response = self.send(&campaign::merge_request(&self.hub_url, repo, num), progress).await?;
+        if response.ok() {
+            Ok(())
+        } else {
+            Err(response.error(&self.hub_url, Some(&repo.id())))
+        }
+    }
+}
+
+/// What [`Hub::read_contributions`] found.
+pub struct Contributions {
+    /// Every contribution file, with where it was read.
+    pub files: Vec<ContributionFile>,
+    /// The open pull requests.
+    pub pull_requests: Vec<PullRequest>,
+}
+
 /// How to publish.
 pub struct PublishOptions<'a> {
     /// The commit's summary.
     pub summary: &'a str,
+    /// The branch or pull request (`refs/pr/N`) to commit to.
+    pub revision: &'a str,
+    /// Folders whose files the plan owns: one it no longer has is deleted.
+    pub managed: &'a [&'a str],
     /// Create the repo if it does not exist.
     pub create: bool,
     /// Create it private.

@@ -4,7 +4,8 @@
 //! - [`dataset`]: a Hub dataset's configs, splits and rows, through datasets-server;
 //! - [`commit`]: publishing files in one commit (preupload, LFS, NDJSON commit,
 //!   `parentCommit`, pull requests), and telling when nothing changed;
-//! - [`layout`]: where a published dataset's files and card go.
+//! - [`layout`]: where a published dataset's files and card go;
+//! - [`campaign`]: a campaign's files, each contributor's pull request, and Collect's reads.
 //!
 //! All of it builds [`http::HttpRequest`]s and reads [`http::HttpResponse`]s
 //! without I/O, so it is tested natively; [`browser`] is the thin `fetch`
@@ -13,6 +14,7 @@
 
 #![deny(missing_docs)]
 
+pub mod campaign;
 pub mod commit;
 pub mod dataset;
 pub mod error;

@@ -14,6 +14,7 @@
 
 use super::http::{byte_range, encode_path, iso_date, now, percent_encode, HubError, Reply, Req};
 use super::oauth::{avatar, user_sub};
+use super::campaign;
 use super::repo::{self, Commit, FileEntry, Operation, TreeEntry};
 use super::store::{self, Discussion, Event, Repo, State, Token};
 use super::Shared;
@@ -457,6 +458,10 @@ fn commit(hub: &Shared, req: &Req, base: &str, id: &str, revision: &str) -> Resu
     let token = state.require_token(req.bearer())?;
     let repo = state.visible_repo(id, Some(&token))?;
     check_commit_access(&state, repo, &token, revision, create_pr)?;
+    // A campaign's contributors may touch only their own folder (see `campaign`).
+    if campaign::is_campaign(&repo.main().files) && state.writable_repo(id, Some(&token)).is_err() {
+        campaign::check_contribution(&token.user, &request.operations, &|sha| store::blob_size(&hub.dir, sha)).map_err(HubError::forbidden)?;
+    }
     let head = repo.resolve(revision).ok_or_else(|| revision_not_found(revision))?;
     if !create_pr && !repo.refs.contains_key(revision.strip_prefix("refs/heads/").unwrap_or(revision)) {
         return Err(HubError::bad_request(format!("{revision} is not a branch: commits go to a branch or a pull request")));
@@ -567,15 +572,27 @@ fn discussion_json(base: &str, repo: &Repo, discussion: &Discussion) -> Value {
     })
 }
 
-fn list_discussions(hub: &Shared, req: &Req, base: &str, id: &str) -> Result<Reply, HubError> {
-    const PAGE: usize = 50;
-    let state = hub.state();
-    let token = state.token(req.bearer()).cloned();
-    let repo = state.visible_repo(id, token.as_ref())?;
-    let kind = req.param("type").unwrap_or("all");
-    let status = req.param("status").unwrap_or("all");
-    let matching: Vec<&Discussion> = repo
-        .discussions
+/// Discussions listed per page by `GET …/discussions`, as on the Hub.
+pub const DISCUSSIONS_PER_PAGE: usize = 50;
+
+/// One page of `GET …/discussions`: newest first, filtered by `type`
+/// (`pull_request`, `discussion`, else all), `author` and `status` (`open`
+/// takes drafts too, `closed` takes merged ones too, else all), page `p`
+/// (from 0) of [`DISCUSSIONS_PER_PAGE`].
+#[derive(Debug)]
+pub struct DiscussionPage<'a> {
+    pub discussions: Vec<&'a Discussion>,
+    /// How many match every filter (the client pages until `start + len` reaches it).
+    pub count: usize,
+    pub start: usize,
+    /// Closed or merged ones among those of this type and author, whatever `status` asked.
+    pub closed: usize,
+    pub open: usize,
+}
+
+pub fn discussion_page<'a>(all: &'a [Discussion], kind: &str, status: &str, author: Option<&str>, page: usize) -> DiscussionPage<'a> {
+    let is_closed = |d: &Discussion| matches!(d.status.as_str(), "closed" | "merged");
+    let matching: Vec<&Discussion> = all
         .iter()
         .rev()
         .filter(|d| match kind {
@@ -583,25 +600,44 @@ fn list_discussions(hub: &Shared, req: &Req, base: &str, id: &str) -> Result<Rep
             "discussion" => !d.is_pull_request,
             _ => true,
         })
-        .filter(|d| req.param("author").is_none_or(|author| author == d.author))
+        .filter(|d| author.is_none_or(|author| author == d.author))
         .collect();
-    let closed = matching.iter().filter(|d| matches!(d.status.as_str(), "closed" | "merged")).count();
-    let shown: Vec<&&Discussion> = matching
+    let closed = matching.iter().filter(|d| is_closed(d)).count();
+    let shown: Vec<&Discussion> = matching
         .iter()
+        .copied()
         .filter(|d| match status {
-            "open" => matches!(d.status.as_str(), "open" | "draft"),
-            "closed" => matches!(d.status.as_str(), "closed" | "merged"),
+            "open" => !is_closed(d),
+            "closed" => is_closed(d),
             _ => true,
         })
         .collect();
-    let page: usize = req.param("p").and_then(|p| p.parse().ok()).unwrap_or(0);
-    let list: Vec<Value> = shown.iter().skip(page * PAGE).take(PAGE).map(|d| discussion_json(base, repo, d)).collect();
+    let start = page.saturating_mul(DISCUSSIONS_PER_PAGE);
+    DiscussionPage {
+        discussions: shown.iter().skip(start).take(DISCUSSIONS_PER_PAGE).copied().collect(),
+        count: shown.len(),
+        start,
+        closed,
+        open: matching.len() - closed,
+    }
+}
+
+fn list_discussions(hub: &Shared, req: &Req, base: &str, id: &str) -> Result<Reply, HubError> {
+    let state = hub.state();
+    let token = state.token(req.bearer()).cloned();
+    let repo = state.visible_repo(id, token.as_ref())?;
+    let page = match req.param("p") {
+        None | Some("") => 0,
+        Some(text) => text.parse().map_err(|_| HubError::bad_request(format!("p must be a page number, not {text:?}")))?,
+    };
+    let page = discussion_page(&repo.discussions, req.param("type").unwrap_or("all"), req.param("status").unwrap_or("all"), req.param("author"), page);
+    let list: Vec<Value> = page.discussions.iter().map(|d| discussion_json(base, repo, d)).collect();
     Ok(Reply::json(&json!({
         "discussions": list,
-        "count": shown.len(),
-        "start": page * PAGE,
-        "numClosedDiscussions": closed,
-        "numOpenDiscussions": matching.len() - closed,
+        "count": page.count,
+        "start": page.start,
+        "numClosedDiscussions": page.closed,
+        "numOpenDiscussions": page.open,
     })))
 }
 
@@ -896,5 +932,42 @@ mod tests {
         assert_eq!(front_matter("---\n---\n# Empty\n"), Some(Ok(json!({}))));
         assert_eq!(front_matter("# No metadata\n"), None);
         assert!(front_matter("---\nconfigs: [\n---\n").unwrap().is_err());
+    }
+
+    #[test]
+    fn discussions_come_newest_first_in_pages_of_fifty() {
+        let discussion = |num: u64, author: &str, is_pull_request: bool, status: &str| Discussion {
+            num,
+            title: format!("#{num}"),
+            author: author.into(),
+            created_at: num,
+            status: status.into(),
+            is_pull_request,
+            base: "main".into(),
+            merge_commit: None,
+            events: vec![],
+        };
+        // 120: every third a pull request by bob (draft, open, merged in turn), the rest alice's discussions.
+        let all: Vec<Discussion> = (1..=120)
+            .map(|num| match num % 3 {
+                0 => discussion(num, "bob", true, ["draft", "open", "merged"][(num as usize / 3) % 3]),
+                _ => discussion(num, "alice", false, if num % 10 == 1 { "closed" } else { "open" }),
+            })
+            .collect();
+        let nums = |page: &DiscussionPage| page.discussions.iter().map(|d| d.num).collect::<Vec<_>>();
+        let first = discussion_page(&all, "all", "all", None, 0);
+        assert_eq!((first.count, first.start, first.discussions.len()), (120, 0, 50));
+        assert_eq!(nums(&first)[..3], [120, 119, 118]);
+        let last = discussion_page(&all, "all", "all", None, 2);
+        assert_eq!((last.start, nums(&last).len(), nums(&last).last()), (100, 20, Some(&1)));
+        assert!(discussion_page(&all, "all", "all", None, 3).discussions.is_empty());
+        // Bob's open pull requests: drafts count as open; merged ones as closed.
+        let bobs = discussion_page(&all, "pull_request", "open", Some("bob"), 0);
+        assert_eq!((bobs.count, bobs.closed, bobs.open), (27, 13, 27));
+        assert!(bobs.discussions.iter().all(|d| d.is_pull_request && d.author == "bob" && d.status != "merged"));
+        let merged = discussion_page(&all, "pull_request", "closed", None, 0);
+        assert_eq!((merged.count, merged.closed), (13, 13));
+        assert_eq!(discussion_page(&all, "discussion", "all", Some("bob"), 0).count, 0);
+        assert_eq!(discussion_page(&all, "discussion", "closed", None, 0).count, 8);
     }
 }

@@ -14,12 +14,14 @@
 //! - [`lfs`]: the git-lfs batch API and uploads;
 //! - [`viewer`]: datasets-server under `/datasets-server/`;
 //! - [`repo`]: the pure rules (commits, trees, LFS decisions, globs);
+//! - [`campaign`]: what a contributor may push to a campaign's pull requests;
 //! - [`store`]: state on disk, and who may do what;
 //! - [`faults`]: injected failures, and `/_local/*` admin, in test mode only;
 //! - [`http`]: requests, replies, CORS, errors;
 //! - [`check`]: seeding the test fixtures and running the client checks.
 
 pub mod api;
+pub mod campaign;
 pub mod check;
 pub mod faults;
 pub mod http;
@@ -207,7 +209,14 @@ fn answer(hub: &Shared, mut request: tiny_http::Request) {
         }
     };
     if hub.test_mode {
-        let injected = faults::take(&mut hub.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner()), &req);
+        let faults_lock = || hub.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Whose token this is, only when a rule is for one user (one lock at a time).
+        let user = if faults::any_for_a_user(&faults_lock()) {
+            req.bearer().and_then(|bearer| hub.state().users.tokens.get(bearer).map(|token| token.user.clone()))
+        } else {
+            None
+        };
+        let injected = faults::take(&mut faults_lock(), &req, user.as_deref());
         match injected {
             Some(faults::Injected::Drop) => {
                 hub.log_line(&req, "dropped (fault)");
