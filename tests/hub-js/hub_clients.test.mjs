@@ -1,9 +1,10 @@
 // The local Hugging Face Hub (xtask/src/hub/) checked by the official JavaScript
 // client, @huggingface/hub, as the page would use it: sign-in with OAuth and PKCE,
 // whoami, repo creation, regular and LFS uploads, pull requests, listing and
-// downloading. Run by `cargo xtask test` and `cargo xtask hub-check` with
-// HF_ENDPOINT (the hub), HF_TOKEN (user alice) and PREFAB_HUB_TOKEN_BOB (user bob,
-// no write access to alice's repos).
+// downloading, and a campaign's pull requests. Run by `cargo xtask test` and
+// `cargo xtask hub-check` with HF_ENDPOINT (the hub), HF_TOKEN (user alice),
+// PREFAB_HUB_TOKEN_BOB (user bob, no write access to alice's repos) and
+// PREFAB_HUB_TOKEN_ORGANIZER (user organizer, a member of the org prefab-test).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -24,6 +25,7 @@ import {
 const hubUrl = process.env.HF_ENDPOINT;
 const alice = process.env.HF_TOKEN;
 const bob = process.env.PREFAB_HUB_TOKEN_BOB;
+const organizer = process.env.PREFAB_HUB_TOKEN_ORGANIZER;
 const repo = { type: "dataset", name: "alice/js-checks" };
 
 /** Bytes that are not text, so they must go through LFS. */
@@ -166,3 +168,40 @@ test("cross-origin: preflights are answered and error headers exposed", async ()
   assert.match(missing.headers.get("access-control-expose-headers"), /X-Error-Code/);
   assert.equal(missing.headers.get("cross-origin-resource-policy"), "cross-origin");
 });
+
+test("a campaign: a pull request opened empty, commits to refs/pr/N, listed and read at that revision", async () => {
+  const campaign = { type: "dataset", name: "prefab-test/js-campaign" };
+  await createRepo({ hubUrl, accessToken: organizer, repo: campaign });
+  await commit({
+    hubUrl,
+    accessToken: organizer,
+    repo: campaign,
+    title: "Open the campaign",
+    operations: [
+      { operation: "addOrUpdate", path: "prefab-campaign.json", content: new Blob(['{"title": "Which answer is better?"}']) },
+      { operation: "addOrUpdate", path: "campaign/records.jsonl", content: new Blob(['{"id": "item-0", "prompt": "p"}\n']) },
+    ],
+  });
+  // The page opens its pull request as the Hub's discussions API does it, then pushes to its ref.
+  const opened = await fetch(`${hubUrl}/api/datasets/prefab-test/js-campaign/discussions`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${bob}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ title: "Ratings from bob", description: "Prefab contributions", pullRequest: true }),
+  });
+  assert.equal(opened.status, 200);
+  const { num } = await opened.json();
+  const ref = `refs/pr/${num}`;
+  const batch = '{"annotator": "bob", "item": "item-0", "label": "chosen-a"}\n';
+  await commit({ hubUrl, accessToken: bob, repo: campaign, branch: ref, title: "1 rating", operations: [{ operation: "addOrUpdate", path: "contributions/bob/0a1b2c3d.jsonl", content: new Blob([batch]) }] });
+  const files = await collect(listFiles({ hubUrl, accessToken: organizer, repo: campaign, revision: ref, path: "contributions", recursive: true }));
+  assert.deepEqual(files.map((file) => [file.type, file.path]), [["directory", "contributions/bob"], ["file", "contributions/bob/0a1b2c3d.jsonl"]]);
+  const download = await downloadFile({ hubUrl, accessToken: organizer, repo: campaign, path: "contributions/bob/0a1b2c3d.jsonl", revision: ref });
+  assert.equal(await download.text(), batch);
+  assert.equal(await downloadFile({ hubUrl, accessToken: organizer, repo: campaign, path: "contributions/bob/0a1b2c3d.jsonl" }), null);
+  // Another contributor's folder is refused, naming the path and the rule.
+  await assert.rejects(
+    commit({ hubUrl, accessToken: bob, repo: campaign, branch: ref, title: "forged", operations: [{ operation: "addOrUpdate", path: "contributions/alice/x.jsonl", content: new Blob(["{}\n"]) }] }),
+    (error) => error.statusCode === 403 && /contributions\/alice\/x\.jsonl.*contributions\/bob\//.test(error.message),
+  );
+});
+

@@ -9,11 +9,14 @@ HF_HUB_DISABLE_XET=1 makes huggingface_hub upload large files with plain LFS.
 Each test uses the clients as a person would, and checks what comes back.
 """
 
+import base64
+import hashlib
 import io
 import json
 import os
 import random
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pyarrow as pa
@@ -32,7 +35,10 @@ ENDPOINT = os.environ["HF_ENDPOINT"]
 ALICE = HfApi(endpoint=ENDPOINT, token=os.environ["HF_TOKEN"])
 BOB = HfApi(endpoint=ENDPOINT, token=os.environ["PREFAB_HUB_TOKEN_BOB"])
 ORGANIZER_TOKEN = os.environ["PREFAB_HUB_TOKEN_ORGANIZER"]
+ORGANIZER = HfApi(endpoint=ENDPOINT, token=ORGANIZER_TOKEN)
 REPO = "alice/py-checks"
+# A campaign in the org prefab-test, where organizer writes and alice and bob do not.
+CAMPAIGN = "prefab-test/py-campaign"
 
 
 def parquet_bytes(rows):
@@ -62,6 +68,19 @@ def post_json(path, body, method="POST"):
     request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request) as response:
         return json.load(response)
+
+
+def post_ndjson(path, lines, token):
+    """POST NDJSON on the hub as Prefab's own client sends commits; (status, JSON body)."""
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    request = urllib.request.Request(ENDPOINT + path, data=body, method="POST")
+    request.add_header("Content-Type", "application/x-ndjson")
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -281,3 +300,142 @@ def test_injected_faults_reach_the_client():
         ALICE.upload_file(path_or_fileobj=b"x", path_in_repo="failed.txt", repo_id=REPO, repo_type="dataset")
     assert status_of(error.value) == 500
     assert "failed.txt" not in ALICE.list_repo_files(REPO, repo_type="dataset")
+
+
+# Campaigns: a dataset repo whose main holds prefab-campaign.json; each contributor opens
+# one pull request and pushes batches of ratings to it as contributions/{user}/{hash}.jsonl;
+# the organizer lists the pull requests, reads the files at refs/pr/N and merges them.
+
+
+def ratings(annotator, *labels):
+    """A batch of ratings, one JSON a line, and the path Prefab gives it (by content hash)."""
+    content = "".join(json.dumps({"annotator": annotator, "item": f"item-{i}", "label": label}) + "\n" for i, label in enumerate(labels)).encode()
+    return f"contributions/{annotator}/{hashlib.sha256(content).hexdigest()[:16]}.jsonl", content
+
+
+@pytest.fixture(scope="module")
+def campaign():
+    ORGANIZER.create_repo(CAMPAIGN, repo_type="dataset")
+    manifest = {"title": "Which answer is better?", "mode": "dpo", "records": "campaign/records.jsonl"}
+    records = "".join(json.dumps({"id": f"item-{i}", "prompt": f"prompt {i}", "completions": ["a", "b"]}) + "\n" for i in range(3))
+    ORGANIZER.create_commit(
+        CAMPAIGN,
+        repo_type="dataset",
+        operations=[CommitOperationAdd("prefab-campaign.json", json.dumps(manifest).encode()), CommitOperationAdd("campaign/records.jsonl", records.encode())],
+        commit_message="Open the campaign",
+    )
+    return CAMPAIGN
+
+
+def test_a_campaign_contributor_pushes_batches_to_one_pull_request_that_the_organizer_collects(campaign):
+    pr = BOB.create_pull_request(campaign, title="Ratings from bob", description="Prefab contributions from bob", repo_type="dataset")
+    assert pr.is_pull_request and pr.status == "draft" and pr.git_reference == f"refs/pr/{pr.num}"
+    first_path, first = ratings("bob", "chosen-a", "chosen-b")
+    second_path, second = ratings("bob", "tie")
+    BOB.upload_file(path_or_fileobj=first, path_in_repo=first_path, repo_id=campaign, repo_type="dataset", revision=pr.git_reference, commit_message="2 ratings")
+    head = BOB.upload_file(path_or_fileobj=second, path_in_repo=second_path, repo_id=campaign, repo_type="dataset", revision=pr.git_reference, commit_message="1 rating").oid
+    assert BOB.repo_info(campaign, repo_type="dataset", revision=pr.git_reference).sha == head
+
+    # The organizer finds bob's pull request (a draft counts as open), and no one else's.
+    def pulls(author, status="open"):
+        found = ORGANIZER.get_repo_discussions(campaign, author=author, discussion_type="pull_request", discussion_status=status, repo_type="dataset")
+        return [(d.num, d.author, d.is_pull_request) for d in found]
+
+    assert pulls("bob") == [(pr.num, "bob", True)]
+    assert pulls("alice") == [] and pulls("bob", "closed") == []
+    # … lists its contributions, and reads them.
+    tree = ORGANIZER.list_repo_tree(campaign, repo_type="dataset", revision=pr.git_reference, path_in_repo="contributions", recursive=True)
+    listed = {entry.path: entry for entry in tree}
+    assert set(listed) == {"contributions/bob", first_path, second_path}
+    assert listed[first_path].size == len(first) and listed[first_path].lfs is None
+    for path, content in [(first_path, first), (second_path, second)]:
+        downloaded = hf_hub_download(campaign, path, repo_type="dataset", revision=pr.git_reference, token=ORGANIZER_TOKEN, endpoint=ENDPOINT)
+        assert open(downloaded, "rb").read() == content
+        assert {json.loads(line)["annotator"] for line in content.splitlines()} == {"bob"}
+    assert not any(path.startswith("contributions/") for path in ORGANIZER.list_repo_files(campaign, repo_type="dataset"))
+
+    # The same file again: huggingface_hub sees it unchanged (preupload's oid) and makes no commit …
+    again = BOB.upload_file(path_or_fileobj=first, path_in_repo=first_path, repo_id=campaign, repo_type="dataset", revision=pr.git_reference)
+    assert again.oid == head
+    # … and a client that sends it anyway gets a new, empty commit, as from the Hub: nothing else changes.
+    encoded = base64.b64encode(first).decode()
+    status, answer = post_ndjson(
+        f"/api/datasets/{campaign}/commit/{urllib.parse.quote(pr.git_reference, safe='')}",
+        [{"key": "header", "value": {"summary": "the same batch", "description": "", "parentCommit": head}}, {"key": "file", "value": {"path": first_path, "content": encoded, "encoding": "base64"}}],
+        os.environ["PREFAB_HUB_TOKEN_BOB"],
+    )
+    assert status == 200 and answer["success"] is True and len(answer["commitOid"]) == 40 and answer["commitOid"] != head
+    def oids(revision):
+        tree = ORGANIZER.list_repo_tree(campaign, repo_type="dataset", revision=revision, recursive=True)
+        return {entry.path: getattr(entry, "blob_id", None) or entry.tree_id for entry in tree}
+
+    assert oids(answer["commitOid"]) == oids(head) and BOB.repo_info(campaign, repo_type="dataset", revision=pr.git_reference).sha == answer["commitOid"]
+
+    # The organizer merges it (opening the draft first, as huggingface_hub's own tests do), and the files are on main.
+    ORGANIZER.change_discussion_status(campaign, pr.num, new_status="open", repo_type="dataset")
+    ORGANIZER.merge_pull_request(campaign, pr.num, repo_type="dataset")
+    assert ORGANIZER.get_discussion_details(campaign, pr.num, repo_type="dataset").status == "merged"
+    assert {first_path, second_path, "prefab-campaign.json", "campaign/records.jsonl"} <= set(ORGANIZER.list_repo_files(campaign, repo_type="dataset"))
+    downloaded = hf_hub_download(campaign, second_path, repo_type="dataset", token=ORGANIZER_TOKEN, endpoint=ENDPOINT)
+    assert open(downloaded, "rb").read() == second
+    assert pulls("bob") == [] and pulls("bob", "closed") == [(pr.num, "bob", True)]
+
+
+def test_a_campaign_contributor_may_touch_only_their_own_folder(campaign):
+    pr = ALICE.create_pull_request(campaign, title="Ratings from alice", repo_type="dataset")
+    path, content = ratings("alice", "chosen-a")
+    ALICE.upload_file(path_or_fileobj=content, path_in_repo=path, repo_id=campaign, repo_type="dataset", revision=pr.git_reference)
+
+    def refused(**upload):
+        with pytest.raises(HfHubHTTPError) as error:
+            ALICE.upload_file(repo_id=campaign, repo_type="dataset", **upload)
+        assert status_of(error.value) == 403
+        return error.value.server_message or str(error.value)
+
+    forged = refused(path_or_fileobj=b'{"annotator": "someone-else"}\n', path_in_repo="contributions/someone-else/x.jsonl", revision=pr.git_reference)
+    assert "contributions/someone-else/x.jsonl" in forged and "only add or update .jsonl files" in forged and "contributions/alice/" in forged
+    assert "not a .jsonl file" in refused(path_or_fileobj=b"x", path_in_repo="contributions/alice/x.txt", revision=pr.git_reference)
+    assert "outside contributions/alice/" in refused(path_or_fileobj=b"{}", path_in_repo="prefab-campaign.json", revision=pr.git_reference)
+    assert "outside contributions/alice/" in refused(path_or_fileobj=b"# Mine\n", path_in_repo="README.md", create_pr=True)
+    with pytest.raises(HfHubHTTPError) as error:
+        ALICE.delete_file(path, repo_id=campaign, repo_type="dataset", revision=pr.git_reference)
+    assert status_of(error.value) == 403 and "may not delete" in (error.value.server_message or str(error.value))
+    # Pushing to someone else's pull request is refused anyway.
+    with pytest.raises(HfHubHTTPError) as error:
+        BOB.upload_file(path_or_fileobj=content, path_in_repo="contributions/bob/x.jsonl", repo_id=campaign, repo_type="dataset", revision=pr.git_reference)
+    assert status_of(error.value) == 403
+    # Nothing refused landed: the pull request adds alice's one file to main.
+    pr_files = set(ORGANIZER.list_repo_files(campaign, repo_type="dataset", revision=pr.git_reference))
+    main_files = set(ORGANIZER.list_repo_files(campaign, repo_type="dataset"))
+    assert pr_files - main_files == {path} and main_files <= pr_files
+    # A writer of the repo is not restricted.
+    info = ORGANIZER.upload_file(path_or_fileobj=b"# Notes\n", path_in_repo="notes/organizer.md", repo_id=campaign, repo_type="dataset", create_pr=True)
+    assert info.pr_num
+
+
+def test_a_fault_for_one_user_leaves_the_others_alone():
+    post_json("/_local/faults", [{"method": "GET", "path_contains": "/api/whoami-v2", "user": "bob", "status": 429, "retry_after": "1", "times": 2}])
+    assert ALICE.whoami(cache=False)["name"] == "alice"
+    assert [(rule["user"], rule["times"]) for rule in get_json("/_local/faults")[2]] == [("bob", 2)]
+    for _ in range(2):
+        with pytest.raises(HfHubHTTPError) as error:
+            BOB.whoami(cache=False)
+        assert status_of(error.value) == 429
+    assert get_json("/_local/faults")[2] == []
+    assert BOB.whoami(cache=False)["name"] == "bob"
+
+
+def test_discussions_are_listed_in_pages_of_fifty():
+    repo = "alice/py-paging"
+    ALICE.create_repo(repo, repo_type="dataset")
+    for i in range(53):
+        ALICE.create_discussion(repo, title=f"Discussion {i + 1}", repo_type="dataset")
+    ALICE.change_discussion_status(repo, 2, new_status="closed", repo_type="dataset")
+    assert [d.num for d in ALICE.get_repo_discussions(repo, repo_type="dataset")] == list(range(53, 0, -1))
+    assert [d.num for d in ALICE.get_repo_discussions(repo, repo_type="dataset", discussion_status="closed")] == [2]
+    assert len(list(ALICE.get_repo_discussions(repo, repo_type="dataset", discussion_status="open"))) == 52
+    status, _, page = get_json(f"/api/datasets/{repo}/discussions?p=1")
+    assert status == 200
+    assert (page["count"], page["start"], page["numClosedDiscussions"]) == (53, 50, 1)
+    assert [d["num"] for d in page["discussions"]] == [3, 2, 1]
+

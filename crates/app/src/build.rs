@@ -27,6 +27,7 @@ pub fn Build() -> impl IntoView {
         <PoolPanel />
         <RunPanel />
         <GuidelinesPanel />
+        <crate::campaign_publish::CampaignPublish />
     }
 }
 

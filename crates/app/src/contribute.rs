@@ -18,8 +18,10 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use prefab_core::contribute::{action_for_key, Action, Draft, Item, RatingChange, RatingMode, Session, SessionOptions, Step, Target};
+use prefab_core::campaign::{priority, Coverage};
 use prefab_core::record::{HumanRating, RatingValue, Verdict};
 
+use crate::campaign::{link_in_address, Campaign, CampaignStatus, Opened};
 use crate::project::{self, Project};
 
 /// The seed for A/B sides and ranking order: one per project, so every
@@ -46,7 +48,15 @@ struct Shown {
 #[component]
 pub fn Contribute() -> impl IntoView {
     let project = expect_context::<Project>();
-    let mode = project.rating_mode;
+    let campaign = expect_context::<Campaign>();
+    // A campaign link makes this the campaign's queue; else the project's.
+    let link = link_in_address();
+    let in_campaign = link.is_some();
+    let opened = Memo::new(move |_| {
+        let link = link.as_ref()?;
+        campaign.opened.get().filter(|opened| opened.repo == link.repo)
+    });
+    let mode = Memo::new(move |_| opened.with(|opened| opened.as_ref().map(|opened| opened.manifest.mode)).unwrap_or_else(|| project.rating_mode.get()));
     let session = StoredValue::new(None::<Session>);
     let texts = StoredValue::new(Texts::default());
     // Bumped whenever the session changes: what is drawn reads it.
@@ -61,13 +71,15 @@ pub fn Contribute() -> impl IntoView {
         project.items.with(|items| items.values().filter(|state| matches!(state, project::ItemState::Done { .. })).count())
     });
     let rebuild = move || {
-        let records = project.records();
-        let options = SessionOptions {
-            mode: mode.get_untracked(),
-            annotator: project.annotator.get_untracked(),
-            question: mode.get_untracked().default_question().to_owned(),
-            seed: PROJECT_SEED,
+        let opened = opened.get_untracked();
+        if in_campaign && opened.is_none() {
+            return;
+        }
+        let (records, question, seed) = match &opened {
+            Some(opened) => (opened.records.clone(), opened.manifest.question.clone(), opened.manifest.seed),
+            None => (project.records(), mode.get_untracked().default_question().to_owned(), PROJECT_SEED),
         };
+        let options = SessionOptions { mode: mode.get_untracked(), annotator: project.annotator.get_untracked(), question, seed };
         let existing: Vec<HumanRating> = project.ratings.with_untracked(|ratings| ratings.values().cloned().collect());
         texts.set_value(Texts {
             prompts: records.iter().map(|record| (record.prompt.id.clone(), record.prompt.text.clone())).collect(),
@@ -77,7 +89,10 @@ pub fn Contribute() -> impl IntoView {
                 .collect(),
         });
         match Session::new(options, records.iter().map(Target::from), existing) {
-            Ok(built) => {
+            Ok(mut built) => {
+                if let Some(opened) = &opened {
+                    prioritize(&mut built, opened, &campaign.coverage.get_untracked());
+                }
                 session.set_value(Some(built));
                 problem.set(None);
             }
@@ -92,9 +107,21 @@ pub fn Contribute() -> impl IntoView {
         if project.loaded.get() {
             done_count.track();
             mode.track();
+            opened.track();
             project.annotator.track();
             rebuild();
         }
+    });
+    // New coverage reorders what comes next (the item on screen stays).
+    Effect::new(move |_| {
+        let coverage = campaign.coverage.get();
+        let Some(opened) = opened.get_untracked() else { return };
+        session.update_value(|session| {
+            if let Some(session) = session {
+                prioritize(session, &opened, &coverage);
+            }
+        });
+        tick.update(|tick| *tick += 1);
     });
 
     let shown = Memo::new(move |_| {
@@ -220,8 +247,17 @@ pub fn Contribute() -> impl IntoView {
 
     view! {
         <div class="contribute">
+            {move || in_campaign.then(|| match (opened.get(), campaign.problem.get()) {
+                (Some(opened), _) => view! {
+                    <h2 data-testid="campaign-title">{opened.manifest.title.clone()}</h2>
+                    <p class="hint">{format!("A campaign on {} · each item is rated by {} people · {}", opened.repo, opened.manifest.overlap, opened.manifest.question)}</p>
+                    <CampaignStatus />
+                }.into_any(),
+                (None, Some(problem)) => view! { <p class="error" role="alert" data-testid="campaign-problem">{problem.to_string()}</p> }.into_any(),
+                (None, None) => view! { <p role="status" data-testid="campaign-opening">"Opening the campaign…"</p> }.into_any(),
+            })}
             <div class="contribute-settings">
-                <label>
+                <label hidden=in_campaign>
                     "Question"
                     <select data-testid="rating-mode" on:change=set_mode>
                         {mode_option("thumbs", "👍 / 👎 (KTO)", RatingMode::KtoThumbs)}
@@ -245,7 +281,7 @@ pub fn Contribute() -> impl IntoView {
             {move || match shown.get() {
                 None if total() == 0 => view! { <p data-testid="rating-empty">{empty_text(mode.get())}</p> }.into_any(),
                 None => view! {
-                    <p data-testid="rating-done">"All rated. Thank you! Download the dataset in Export."</p>
+                    <p data-testid="rating-done">{if in_campaign { "All rated. Thank you! Your ratings go to the campaign as soon as they can." } else { "All rated. Thank you! Download the dataset in Export." }}</p>
                     {move || session.with_value(|session| session.as_ref().is_some_and(|session| session.progress().skipped > 0)).then(|| view! {
                         <button type="button" data-testid="revisit-skipped" on:click=move |_| {
                             session.update_value(|session| if let Some(session) = session { session.revisit_skipped() });
@@ -262,10 +298,18 @@ pub fn Contribute() -> impl IntoView {
             </p>
             <details class="guidelines" open>
                 <summary>"Guidelines"</summary>
-                <div data-testid="guidelines">{move || markdown(&project.guidelines.get())}</div>
+                <div data-testid="guidelines">{move || markdown(&opened.get().map(|opened| opened.manifest.guidelines.clone()).unwrap_or_else(|| project.guidelines.get()))}</div>
             </details>
         </div>
     }
+}
+
+/// Offers the campaign's least covered items first, the person's own draw
+/// breaking ties (see [`prefab_core::campaign::priority`]).
+fn prioritize(session: &mut Session, opened: &Opened, coverage: &Coverage) {
+    let (mode, overlap) = (opened.manifest.mode, opened.manifest.overlap);
+    let annotator = session.options().annotator.clone();
+    session.set_priorities(|item| priority(coverage, &item.question_id(mode), overlap, &annotator));
 }
 
 fn empty_text(mode: RatingMode) -> &'static str {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
+use prefab_core::agreement::AgreementPolicy;
 use prefab_core::export::binarize::{BinarizePolicy, PairStrategy, ScoreSource};
 use prefab_core::export::card::{CardConfig, DatasetCard};
 use prefab_core::export::dpo::{self, DpoOptions};
@@ -18,6 +19,7 @@ use wasm_bindgen::JsCast;
 
 use prefab_hub::layout::PublishedConfig;
 
+use crate::collect::{CollectPanel, Collection};
 use crate::hub_publish::PublishPanel;
 use crate::project::Project;
 
@@ -39,12 +41,19 @@ pub fn Export() -> impl IntoView {
     // `None`: the richest kind of rating the project has.
     let source = RwSignal::new(None::<ScoreSource>);
     let outcome = RwSignal::new(None::<Result<String, String>>);
+    // A collected campaign, when there is one, else this browser's project.
+    let collected = RwSignal::new(None::<Collection>);
     let records = Memo::new(move |_| {
+        if let Some(collection) = collected.get() {
+            return collection.records;
+        }
         project.items.track();
         project.ratings.track();
         project.prompts.track();
         project.records()
     });
+    let agreement = Memo::new(move |_| collected.with(|collected| collected.as_ref().map_or(AgreementPolicy::Majority, |collection| collection.manifest.policy)));
+    let kto_options = move || KtoOptions { policy: agreement.get_untracked(), ..KtoOptions::default() };
 
     let policy = move |records: &[Record]| BinarizePolicy {
         source: source.get_untracked().unwrap_or_else(|| dpo_source(records)),
@@ -55,7 +64,7 @@ pub fn Export() -> impl IntoView {
         let records = records.get_untracked();
         let (name, table, report) = match kind.get_untracked() {
             Kind::Kto => {
-                let export = kto::kto(&records, &KtoOptions::default());
+                let export = kto::kto(&records, &kto_options());
                 ("kto", export.table, export.report.describe())
             }
             Kind::Dpo => {
@@ -71,7 +80,9 @@ pub fn Export() -> impl IntoView {
     };
 
     view! {
+        <CollectPanel collected />
         <section class="panel" aria-labelledby="export-title" data-testid="export-panel">
+            {move || collected.get().map(|collection| view! { <p class="hint" data-testid="export-from">{format!("From the campaign {} ({} people, labels by {}).", collection.repo, collection.people.len(), collection.manifest.policy.describe())}</p> })}
             <h2 id="export-title">"Dataset"</h2>
             <fieldset>
                 <legend>"Format"</legend>
@@ -109,7 +120,7 @@ pub fn Export() -> impl IntoView {
                 Err(message) => view! { <p role="alert" class="error" data-testid="export-outcome">{message}</p> }.into_any(),
             })}
         </section>
-        <PublishPanel records tables=Callback::new(move |records: Vec<Record>| publishable(&records, policy(&records))) />
+        <PublishPanel records tables=Callback::new(move |records: Vec<Record>| publishable(&records, policy(&records), kto_options())) />
         <section class="panel" aria-labelledby="counts-title">
             <h2 id="counts-title">"What was rated"</h2>
             {move || charts(&records.get())}
@@ -119,8 +130,8 @@ pub fn Export() -> impl IntoView {
 
 /// What Publish sends: KTO, DPO with `policy`, and the raw generations, with
 /// the card's lines on how the rows were made.
-fn publishable(records: &[Record], policy: BinarizePolicy) -> (Vec<PublishedConfig>, Vec<String>) {
-    let kto = kto::kto(records, &KtoOptions::default());
+fn publishable(records: &[Record], policy: BinarizePolicy, kto_options: KtoOptions) -> (Vec<PublishedConfig>, Vec<String>) {
+    let kto = kto::kto(records, &kto_options);
     let dpo = dpo::dpo(records, &DpoOptions { policy: policy.clone(), style: Style::Standard });
     let policies = vec![format!("KTO: {}", kto.report.describe()), format!("DPO: {} {}", policy.describe(), dpo.report.describe())];
     let configs = vec![

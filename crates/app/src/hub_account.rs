@@ -158,6 +158,18 @@ impl HubAccount {
         });
     }
 
+    /// Uses the Hub a campaign link names (a workshop's local Hub) and its
+    /// OAuth client id, remembered like the ones typed in Settings.
+    pub fn use_hub(&self, hub_url: &str, client_id: Option<&str>) {
+        let hub_url = hub_address(hub_url);
+        set_local(HUB_URL_KEY, &hub_url);
+        self.hub_url.set(hub_url);
+        if let Some(client_id) = client_id {
+            set_local(CLIENT_ID_KEY, client_id);
+            self.client_id.set(client_id.to_owned());
+        }
+    }
+
     /// Signs out of this tab.
     pub fn sign_out(&self) {
         browser::sign_out();

@@ -5,6 +5,9 @@
 //! does (see [`model_worker`]), so the UI never freezes while a model runs.
 
 pub mod build;
+pub mod campaign;
+pub mod campaign_publish;
+pub mod collect;
 pub mod contribute;
 pub mod endpoints;
 pub mod export;
@@ -39,9 +42,20 @@ pub fn App() -> impl IntoView {
     let project = project::Project::new();
     provide_context(project);
     provide_context(pool_run::PoolRun::new());
+    let campaign = campaign::Campaign::new();
+    provide_context(campaign);
     leptos::task::spawn_local(async move {
         if let Err(message) = project.load().await {
             project.storage_error.set(Some(message));
+        }
+    });
+    // A contributor's link opens its campaign, once the project is read.
+    Effect::new(move |_| {
+        place.track();
+        if project.loaded.get() && place.get_untracked() == Place::Contribute {
+            if let Some(link) = campaign::link_in_address() {
+                campaign.open(link, project, account);
+            }
         }
     });
     let worker = model.worker().status();

@@ -41,12 +41,13 @@ impl Place {
         }
     }
 
-    /// The place a URL fragment names; an empty or unknown one means Contribute,
-    /// the place most visitors come for.
+    /// The place a URL fragment names (its `?…` part is the place's own:
+    /// `#/contribute?campaign=ns/name`); an empty or unknown one means
+    /// Contribute, the place most visitors come for.
     pub fn from_hash(hash: &str) -> Place {
         Place::ALL
             .into_iter()
-            .find(|place| place.href().eq_ignore_ascii_case(hash.trim_end_matches('/')))
+            .find(|place| place.href().eq_ignore_ascii_case(hash.split('?').next().unwrap_or_default().trim_end_matches('/')))
             .unwrap_or(Place::Contribute)
     }
 }

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use prefab_core::pool_plan::PoolEntry;
 use prefab_core::contribute::RatingMode;
-use prefab_core::record::{assemble_records, Generation, HumanRating, Prompt, Record};
+use prefab_core::record::{assemble_records, ratings_with_renamed_ids, renamed_generation_ids, Generation, HumanRating, Prompt, Record};
 use prefab_store::{Collection, Store};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +25,10 @@ const POOL_KEY: &str = "pool";
 const RATING_MODE_KEY: &str = "rating_mode";
 const GUIDELINES_KEY: &str = "guidelines";
 const ANNOTATOR_KEY: &str = "annotator";
+/// The version of the stored ids: 2 is content ids for generations (1 hashed
+/// the time of the import or the run too).
+const IDENTITY_KEY: &str = "identity_version";
+const IDENTITY_VERSION: u32 = 2;
 
 /// Where a work item of the pool is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,8 +111,11 @@ impl Project {
                 name
             }
         };
-        let items: Vec<(String, ItemState)> = store.get_all(Collection::Items).await.map_err(text)?;
-        let ratings: Vec<(String, HumanRating)> = store.get_all(Collection::Ratings).await.map_err(text)?;
+        let mut items: Vec<(String, ItemState)> = store.get_all(Collection::Items).await.map_err(text)?;
+        let mut ratings: Vec<(String, HumanRating)> = store.get_all(Collection::Ratings).await.map_err(text)?;
+        if store.setting::<u32>(IDENTITY_KEY).await.map_err(text)?.unwrap_or(1) < IDENTITY_VERSION {
+            (items, ratings) = migrate_identity(&store, items, ratings).await.map_err(text)?;
+        }
         self.prompts.set(prompts);
         self.pool.set(pool);
         self.rating_mode.set(mode);
@@ -141,6 +148,66 @@ impl Project {
         ratings.sort_by_key(|rating| rating.created_at_ms);
         assemble_records(self.prompts.get_untracked(), generations, ratings).records
     }
+}
+
+/// Gives stored generations today's content ids and carries the ratings of
+/// them over (see [`renamed_generation_ids`]). New values are written before
+/// old ones are deleted and the version is written last, so a crash midway
+/// only means running it again: it converges on the same keys.
+async fn migrate_identity(
+    store: &Store,
+    items: Vec<(String, ItemState)>,
+    ratings: Vec<(String, HumanRating)>,
+) -> Result<(Vec<(String, ItemState)>, Vec<(String, HumanRating)>), prefab_store::StoreError> {
+    let done = items.iter().filter_map(|(key, state)| match state {
+        ItemState::Done { generation } => Some((key.split('/').next().unwrap_or_default(), generation.as_ref())),
+        _ => None,
+    });
+    let renamed = renamed_generation_ids(done);
+    let mut kept_items: HashMap<String, ItemState> = HashMap::new();
+    let mut stale_items = Vec::new();
+    for (key, mut state) in items {
+        let mut new_key = key.clone();
+        if let ItemState::Done { generation } = &mut state {
+            if let Some(id) = renamed.get(&generation.id) {
+                // Imported items are keyed by their generation's id.
+                new_key = key.replace(&generation.id, id);
+                generation.id = id.clone();
+            }
+        }
+        if new_key != key {
+            stale_items.push(key);
+        }
+        kept_items.insert(new_key, state);
+    }
+    let old_rating_ids: Vec<String> = ratings.iter().map(|(id, _)| id.clone()).collect();
+    let migrated: Vec<(String, HumanRating)> = ratings_with_renamed_ids(ratings.into_iter().map(|(_, rating)| rating), &renamed)
+        .into_iter()
+        .map(|rating| (rating.id(), rating))
+        .collect();
+    let stale_ratings: Vec<String> = old_rating_ids.into_iter().filter(|id| !migrated.iter().any(|(new, _)| new == id)).collect();
+    let items: Vec<(String, ItemState)> = kept_items.into_iter().collect();
+    store.put_all(Collection::Items, items.iter().map(|(key, state)| (key.as_str(), state))).await?;
+    store.put_all(Collection::Ratings, migrated.iter().map(|(id, rating)| (id.as_str(), rating))).await?;
+    for key in stale_items {
+        store.delete(Collection::Items, &key).await?;
+    }
+    for id in stale_ratings {
+        store.delete(Collection::Ratings, &id).await?;
+    }
+    store.put_setting(IDENTITY_KEY, &IDENTITY_VERSION).await?;
+    Ok((items, migrated))
+}
+
+/// Writes a setting of the page's own (a campaign's cached files, its upload
+/// state); returns once it is on disk.
+pub async fn put_setting<T: Serialize>(key: &str, value: &T) -> Result<(), String> {
+    open().await?.put_setting(key, value).await.map_err(|error| error.to_string())
+}
+
+/// Reads a setting written by [`put_setting`].
+pub async fn get_setting<T: serde::de::DeserializeOwned>(key: &str) -> Result<Option<T>, String> {
+    open().await?.setting(key).await.map_err(|error| error.to_string())
 }
 
 impl Default for Project {

@@ -326,6 +326,7 @@ fn paths_info(hub: &Shared, req: &Req, id: &str, revision: &str) -> Result<Reply
 
 /// Who may commit where: a branch needs write access; `create_pr` a token
 /// that may open pull requests; `refs/pr/N` its author or a writer, while open.
+/// On a campaign, [`commit`] then also applies [`campaign::check_contribution`] to non-writers.
 fn check_commit_access(state: &State, repo: &Repo, token: &Token, revision: &str, create_pr: bool) -> Result<(), HubError> {
     state.readable_repo(&repo.id, Some(token))?;
     if create_pr {
