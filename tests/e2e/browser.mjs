@@ -2,6 +2,7 @@
 // and Debian's headless Chromium driven by playwright-core (never a browser
 // that Playwright downloads).
 import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,18 @@ export const outputDir = process.env.PREFAB_TEST_OUTPUT ?? path.resolve('../../t
 /** The default model's file name under `/models/`. */
 export const modelFile = process.env.PREFAB_MODEL_FILE ?? 'SmolLM2-135M-Instruct.Q4_1.gguf';
 
+// This machine has no network but loopback: without these flags Chromium
+// keeps trying to reach Google's services.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 /**
  * Starts Chromium with a fresh profile (so IndexedDB starts empty) and
  * returns it with a `close` that also deletes the profile.
@@ -26,15 +39,7 @@ export async function openBrowser() {
     headless: true,
     // This machine has no network but loopback: without these flags Chromium
     // keeps trying to reach Google's services.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
   return {
     context,
@@ -96,4 +101,29 @@ export function storedValues(page, store) {
       }),
     store,
   );
+}
+
+const jsonlBuffer = (rows) => Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'));
+
+/** Imports prompt/completion/model rows through Build's file picker. */
+export async function importCompletions(page, name, rows) {
+  await page.goto(new URL('#/build', baseUrl).href);
+  await page.getByTestId('prompt-count').waitFor();
+  await page.getByTestId('prompt-file').setInputFiles({ name, mimeType: 'application/json', buffer: jsonlBuffer(rows) });
+  // The completion and model columns are proposed from their names.
+  await page.getByTestId('completion-column').waitFor();
+  assert.equal(await page.getByTestId('completion-column').locator('option:checked').textContent(), 'completion');
+  assert.equal(await page.getByTestId('model-column').locator('option:checked').textContent(), 'model');
+  await page.getByTestId('use-file').click();
+  await page.getByTestId('prompts-note').waitFor();
+}
+
+
+/** Starts one Chromium for several separate people (one context each). */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
 }

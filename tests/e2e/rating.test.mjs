@@ -6,23 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { baseUrl, openBrowser, collectErrors, countDialogs, storedValues } from './browser.mjs';
+import { baseUrl, openBrowser, collectErrors, countDialogs, storedValues, importCompletions } from './browser.mjs';
 
 const place = (name) => new URL(`#/${name}`, baseUrl).href;
 const jsonl = (rows) => Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'));
-
-/** Imports prompt/completion/model rows through Build's file picker. */
-async function importCompletions(page, name, rows) {
-  await page.goto(place('build'));
-  await page.getByTestId('prompt-count').waitFor();
-  await page.getByTestId('prompt-file').setInputFiles({ name, mimeType: 'application/json', buffer: jsonl(rows) });
-  // The completion and model columns are proposed from their names.
-  await page.getByTestId('completion-column').waitFor();
-  assert.equal(await page.getByTestId('completion-column').locator('option:checked').textContent(), 'completion');
-  assert.equal(await page.getByTestId('model-column').locator('option:checked').textContent(), 'model');
-  await page.getByTestId('use-file').click();
-  await page.getByTestId('prompts-note').waitFor();
-}
 
 async function setMode(page, mode) {
   await page.goto(place('contribute'));

@@ -50,6 +50,9 @@ fn main() -> ExitCode {
         // Not in the usage: starts the local Hub, seeds it and runs only the
         // official clients against it (seconds, for work on the hub).
         Some("hub-check") => test::hub_check(&Workspace::locate()),
+        // Not in the usage either: only the end-to-end tests (PREFAB_E2E_ONLY
+        // picks files), without the native, in-browser and client stages.
+        Some("e2e") => test::e2e_only(&Workspace::locate()),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())

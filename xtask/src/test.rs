@@ -180,7 +180,7 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
     setup::ensure_hub_js(ws)?;
     let output_dir = ws.test_output();
     std::fs::create_dir_all(&output_dir).map_err(|error| format!("{}: {error}", output_dir.display()))?;
-    let (chromium, chromedriver) = chromium_paths();
+    let (_, chromedriver) = chromium_paths();
 
     step("native tests (cargo test)");
     let (output, ok) = run_captured(Command::new("cargo").arg("test").current_dir(&ws.root));
@@ -224,35 +224,7 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
             return Ok(());
         }
     };
-    let server = Server::start("127.0.0.1:0", dist, model.parent().expect("models folder").to_path_buf())?;
-    step(&format!("end-to-end tests (Playwright, headless Chromium, release build on http://{})", server.addr()));
-    let e2e = ws.root.join("tests/e2e");
-    let mut files: Vec<_> = std::fs::read_dir(&e2e)
-        .map_err(|error| format!("{}: {error}", e2e.display()))?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.to_string_lossy().ends_with(".test.mjs"))
-        // `PREFAB_E2E_ONLY=hub` runs only the end-to-end files whose name has
-        // "hub" in it, for a quick turn on one part of the page.
-        .filter(|path| std::env::var("PREFAB_E2E_ONLY").map_or(true, |only| path.file_name().is_some_and(|name| name.to_string_lossy().contains(&only))))
-        .collect();
-    files.sort();
-    let (output, ok) = run_captured(
-        Command::new("node")
-            .args(["--test", "--test-reporter=spec"])
-            .args(&files)
-            .current_dir(&e2e)
-            .env("PREFAB_URL", format!("http://{}/", server.addr()))
-            .env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL)
-            .env("PREFAB_TEST_OUTPUT", &output_dir)
-            .env("PREFAB_LLAMA_URL", &llama.url)
-            // The local Hub, seeded (`hub::check`), and the python that can
-            // read a dataset back with `datasets.load_dataset` from it.
-            .env("PREFAB_HUB_URL", hub.url())
-            .env("PREFAB_HUB_PYTHON", &hub_python)
-            .env("PREFAB_HUB_TOKEN", hub.issue_token("organizer", &check::SCOPES))
-            .env("CHROMIUM", chromium),
-    );
+    let (output, ok) = end_to_end(ws, dist, &model, &hub, &hub_python, Some(&llama.url))?;
     tally.add_stage("end-to-end tests", &output, ok);
     drop((proxy, llama, hub));
     println!("test output (screenshots, logs): {}", output_dir.display());
@@ -283,6 +255,62 @@ fn hub_client_stages(ws: &Workspace, hub: &LocalHub, python: &Path, tally: &mut 
     step("the local Hub checked by @huggingface/hub (node --test)");
     let (output, ok) = run_captured(&mut check::js_command(ws, hub, &scratch));
     tally.add_stage("Hub clients (JavaScript)", &output, ok);
+}
+
+/// Runs the Playwright files (all, or those `PREFAB_E2E_ONLY` names) against
+/// the release build served from `dist`, and returns their output.
+fn end_to_end(ws: &Workspace, dist: PathBuf, model: &Path, hub: &LocalHub, hub_python: &Path, llama_url: Option<&str>) -> Result<(String, bool), String> {
+    let (chromium, _) = chromium_paths();
+    let output_dir = ws.test_output();
+    let server = Server::start("127.0.0.1:0", dist, model.parent().expect("models folder").to_path_buf())?;
+    step(&format!("end-to-end tests (Playwright, headless Chromium, release build on http://{})", server.addr()));
+    let e2e = ws.root.join("tests/e2e");
+    let mut files: Vec<_> = std::fs::read_dir(&e2e)
+        .map_err(|error| format!("{}: {error}", e2e.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.to_string_lossy().ends_with(".test.mjs"))
+        // `PREFAB_E2E_ONLY=hub` runs only the end-to-end files whose name has
+        // "hub" in it, for a quick turn on one part of the page.
+        .filter(|path| std::env::var("PREFAB_E2E_ONLY").map_or(true, |only| path.file_name().is_some_and(|name| name.to_string_lossy().contains(&only))))
+        .collect();
+    files.sort();
+    let mut node = Command::new("node");
+    node.args(["--test", "--test-reporter=spec"])
+        .args(&files)
+        .current_dir(&e2e)
+        .env("PREFAB_URL", format!("http://{}/", server.addr()))
+        .env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL)
+        .env("PREFAB_TEST_OUTPUT", &output_dir)
+        // The local Hub, seeded (`hub::check`), and the python that can
+        // read a dataset back with `datasets.load_dataset` from it.
+        .env("PREFAB_HUB_URL", hub.url())
+        .env("PREFAB_HUB_PYTHON", hub_python)
+        .env("PREFAB_HUB_TOKEN", hub.issue_token("organizer", &check::SCOPES))
+        .env("CHROMIUM", chromium);
+    if let Some(url) = llama_url {
+        node.env("PREFAB_LLAMA_URL", url);
+    }
+    Ok(run_captured(&mut node))
+}
+
+/// `cargo xtask e2e`: only the end-to-end files (with `PREFAB_E2E_ONLY`),
+/// against the release build and the local Hub, without llama.cpp's server:
+/// a quick turn on one part of the page.
+pub fn e2e_only(ws: &Workspace) -> Result<(), String> {
+    setup::ensure_build_tools(ws)?;
+    setup::ensure_chromium()?;
+    setup::ensure_playwright(ws)?;
+    let model = model::ensure_default_model(ws)?;
+    let hub_python = services::ensure_hub_clients_python(ws)?;
+    std::fs::create_dir_all(ws.test_output()).map_err(|error| error.to_string())?;
+    let hub = start_hub(ws)?;
+    let dist = setup::build_dist(ws)?;
+    let mut tally = Tally::default();
+    let (output, ok) = end_to_end(ws, dist, &model, &hub, &hub_python, None)?;
+    tally.add_stage("end-to-end tests", &output, ok);
+    drop(hub);
+    tally.finish()
 }
 
 /// `cargo xtask hub-check`: only the local Hub and its client checks.

@@ -138,6 +138,21 @@ pub fn CollectPanel(collected: RwSignal<Option<Collection>>) -> impl IntoView {
         });
     };
 
+    // Every person's answer as collected, one rating per line: what was
+    // pressed, for an organizer's own analysis (Argilla's per-annotator responses).
+    let download_ratings = move |_| {
+        let Some(collection) = collected.get_untracked() else { return };
+        let lines: String = collection
+            .records
+            .iter()
+            .flat_map(|record| &record.ratings)
+            .map(|rating| serde_json::to_string(rating).unwrap_or_default() + "\n")
+            .collect();
+        let name = format!("{}-ratings.jsonl", collection.repo.replace('/', "--"));
+        if let Err(message) = crate::export::save_as(&name, lines.as_bytes()) {
+            problem.set(Some(HubError::new(prefab_hub::HubErrorKind::BadResponse, message)));
+        }
+    };
     view! {
         <section class="panel" aria-labelledby="collect-title" data-testid="collect-panel">
             <h2 id="collect-title">"Collect a campaign"</h2>
@@ -146,6 +161,7 @@ pub fn CollectPanel(collected: RwSignal<Option<Collection>>) -> impl IntoView {
             <div class="buttons">
                 <button type="button" data-testid="collect-button" disabled=busy on:click=run>"Collect"</button>
                 {move || collected.get().is_some().then(|| view! {
+                    <button type="button" data-testid="collect-download-ratings" on:click=download_ratings>"Download every answer (JSONL)"</button>
                     <button type="button" data-testid="collect-merge" disabled=busy on:click=merge_all>"Merge the pull requests"</button>
                     <button type="button" data-testid="collect-clear" on:click=move |_| collected.set(None)>"Back to this browser's project"</button>
                 })}

@@ -181,7 +181,7 @@ fn write_files(name: &str, table: &Table, records: &[Record], parquet: bool) -> 
 }
 
 /// Offers bytes as a file download.
-fn save_as(name: &str, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn save_as(name: &str, bytes: &[u8]) -> Result<(), String> {
     let fail = |error: wasm_bindgen::JsValue| format!("could not offer {name}: {error:?}");
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(fail)?;

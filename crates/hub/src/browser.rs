@@ -433,6 +433,11 @@ impl Hub {
 
     /// Merges a pull request (the organizer, once collected).
     pub async fn merge(&self, repo: &RepoId, num: u64, progress: Progress<'_>) -> Result<(), HubError> {
+        // A draft (how an empty pull request starts) is made ready first; an open one stays open.
+        let ready = self.send(&campaign::ready_request(&self.hub_url, repo, num), progress).await?;
+        if !ready.ok() && ready.status != 400 {
+            return Err(ready.error(&self.hub_url, Some(&repo.id())));
+        }
         let response = self.send(&campaign::merge_request(&self.hub_url, repo, num), progress).await?;
         if response.ok() {
             Ok(())

@@ -173,6 +173,12 @@ pub fn read_opened(response: &HttpResponse, hub_url: &str, repo: &RepoId) -> Res
     Ok(response.json::<Opened>("the new pull request")?.num)
 }
 
+/// The request that marks a pull request ready (`open`): one opened empty
+/// through the discussions API starts as a draft, and the Hub merges open ones.
+pub fn ready_request(hub_url: &str, repo: &RepoId, num: u64) -> HttpRequest {
+    HttpRequest::post_json(format!("{}/discussions/{num}/status", api(hub_url, repo)), &json!({"status": "open", "comment": "Ready to merge."}))
+}
+
 /// The request that merges a pull request (organizer).
 pub fn merge_request(hub_url: &str, repo: &RepoId, num: u64) -> HttpRequest {
     HttpRequest::post_json(format!("{}/discussions/{num}/merge", api(hub_url, repo)), &json!({"comment": "Collected by Prefab."}))
