@@ -205,3 +205,28 @@ test("a campaign: a pull request opened empty, commits to refs/pr/N, listed and 
   );
 });
 
+test("listFiles follows the Link header through a tree of 1,200 files", async () => {
+  const pages = { type: "dataset", name: "alice/js-tree-pages" };
+  await createRepo({ hubUrl, accessToken: alice, repo: pages });
+  const paths = Array.from({ length: 1200 }, (_, i) => `part-${i % 2}/f-${String(i).padStart(4, "0")}.txt`);
+  await commit({
+    hubUrl,
+    accessToken: alice,
+    repo: pages,
+    title: "1,200 small files",
+    operations: paths.map((path, i) => ({ operation: "addOrUpdate", path, content: new Blob([`${i}\n`]) })),
+  });
+  const listed = (await collect(listFiles({ hubUrl, accessToken: alice, repo: pages, recursive: true }))).map((file) => file.path);
+  assert.equal(listed.length, 1200 + 3);
+  assert.equal(new Set(listed).size, listed.length);
+  assert.deepEqual(listed.filter((path) => path.includes("/")).sort(), [...paths].sort());
+  // With expand, 50 a page: 600 files in 12 pages, each with its last commit.
+  const expanded = await collect(listFiles({ hubUrl, accessToken: alice, repo: pages, path: "part-1", expand: true }));
+  assert.equal(expanded.length, 600);
+  assert.ok(expanded.every((file) => file.lastCommit));
+  // A cross-origin page can read the header: it is exposed.
+  const first = await fetch(`${hubUrl}/api/datasets/alice/js-tree-pages/tree/main?recursive=true`, { headers: { Origin: "http://127.0.0.1:8080" } });
+  assert.equal((await first.json()).length, 1000);
+  assert.match(first.headers.get("link"), /^<http:\/\/[^>]+[?&]cursor=[^>]+>; rel="next"$/);
+  assert.ok(first.headers.get("access-control-expose-headers").split(",").map((name) => name.trim()).includes("Link"));
+});

@@ -439,3 +439,32 @@ def test_discussions_are_listed_in_pages_of_fifty():
     assert (page["count"], page["start"], page["numClosedDiscussions"]) == (53, 50, 1)
     assert [d["num"] for d in page["discussions"]] == [3, 2, 1]
 
+
+def test_a_tree_of_2500_files_comes_whole_through_the_pages():
+    repo = "alice/py-tree-pages"
+    ALICE.create_repo(repo, repo_type="dataset")
+    paths = [f"shard-{i % 3}/f-{i:04}.txt" for i in range(2500)]
+    ALICE.create_commit(
+        repo,
+        repo_type="dataset",
+        operations=[CommitOperationAdd(path, f"{i}\n".encode()) for i, path in enumerate(paths)],
+        commit_message="2,500 small files",
+    )
+    listed = [entry.path for entry in ALICE.list_repo_tree(repo, repo_type="dataset", recursive=True)]
+    files = [path for path in listed if path.startswith("shard-") and "/" in path]
+    assert sorted(files) == sorted(paths) and len(files) == len(set(files)) == 2500
+    assert sorted(set(listed) - set(files)) == [".gitattributes", "shard-0", "shard-1", "shard-2"] and len(listed) == 2504
+    # With expand, 50 a page: one folder's 834 files in 17 pages, each with its last commit.
+    expanded = list(ALICE.list_repo_tree(repo, "shard-1", repo_type="dataset", expand=True))
+    assert sorted(entry.path for entry in expanded) == sorted(p for p in paths if p.startswith("shard-1/"))
+    assert all(entry.last_commit is not None for entry in expanded)
+    # The pages themselves: 1,000 entries, the next one's absolute address in Link, which
+    # a cross-origin page may read.
+    request = urllib.request.Request(f"{ENDPOINT}/api/datasets/{repo}/tree/main?recursive=true")
+    request.add_header("Origin", "http://127.0.0.1:8080")
+    with urllib.request.urlopen(request) as response:
+        assert len(json.load(response)) == 1000
+        link = response.headers["Link"]
+        assert "Link" in [name.strip() for name in response.headers["Access-Control-Expose-Headers"].split(",")]
+    assert link.startswith(f"<{ENDPOINT}/api/datasets/{repo}/tree/main?recursive=true&cursor=") and link.endswith('>; rel="next"'), link
+    assert get_json(f"/api/datasets/{repo}/tree/main?recursive=true&cursor=not-ours")[0] == 400

@@ -180,13 +180,18 @@ impl std::fmt::Display for CampaignError {
 pub struct Campaign {
     /// The campaign opened, once read.
     pub opened: RwSignal<Option<Arc<Opened>>>,
+    /// The ids of the questions it asks.
+    questions: RwSignal<Arc<HashSet<String>>>,
     /// Why it could not be opened.
     pub problem: RwSignal<Option<CampaignError>>,
     /// Everyone's ratings as last read, counted per question.
     pub coverage: RwSignal<Arc<Coverage>>,
-    /// The status line.
-    pub status: RwSignal<UploadStatus>,
-    state: StoredValue<UploadState>,
+    /// What was sent, and the batch being sent.
+    state: RwSignal<UploadState>,
+    /// Why the last upload failed, until one succeeds.
+    retrying: RwSignal<Option<String>>,
+    /// `navigator.onLine`, kept by the `online` and `offline` events.
+    online: RwSignal<bool>,
     running: StoredValue<bool>,
     refresh_now: RwSignal<bool>,
 }
@@ -202,15 +207,53 @@ fn copy_key(repo: &str) -> String {
 impl Campaign {
     /// No campaign yet.
     pub fn new() -> Campaign {
+        let online = RwSignal::new(window().navigator().on_line());
+        // For the page's lifetime: the status line follows the connection at once.
+        std::mem::forget(window_event_listener(leptos::ev::online, move |_| online.set(true)));
+        std::mem::forget(window_event_listener(leptos::ev::offline, move |_| online.set(false)));
         Campaign {
             opened: RwSignal::new(None),
+            questions: RwSignal::new(Arc::new(HashSet::new())),
             problem: RwSignal::new(None),
             coverage: RwSignal::new(Arc::new(Coverage::default())),
-            status: RwSignal::new(UploadStatus::default()),
-            state: StoredValue::new(UploadState::default()),
+            state: RwSignal::new(UploadState::default()),
+            retrying: RwSignal::new(None),
+            online,
             running: StoredValue::new(false),
             refresh_now: RwSignal::new(false),
         }
+    }
+
+    fn set_opened(self, opened: Opened) {
+        self.questions.set(Arc::new(opened.question_ids()));
+        self.opened.set(Some(Arc::new(opened)));
+    }
+
+    /// This browser's ratings of the campaign (by its local name), tracked.
+    fn mine(self, project: Project) -> Vec<HumanRating> {
+        let questions = self.questions.get();
+        let annotator = project.annotator.get();
+        project.ratings.with(|ratings| {
+            ratings.values().filter(|rating| rating.annotator == annotator && questions.contains(&rating.value.question_id())).cloned().collect()
+        })
+    }
+
+    /// The status line's numbers and why ratings wait, tracked: it changes
+    /// the moment a rating is stored, a batch lands or the connection drops.
+    pub fn status(self, project: Project, account: HubAccount) -> UploadStatus {
+        let mine = self.mine(project);
+        let uploaded = self.state.with(|state| mine.iter().filter(|rating| state.uploaded.get(&rating.id()) == Some(&rating.created_at_ms)).count());
+        let waiting = mine.len() - uploaded;
+        let blocked = if waiting == 0 {
+            None
+        } else if account.session.with(Option::is_none) {
+            Some(Blocked::SignIn)
+        } else if !self.online.get() {
+            Some(Blocked::Offline)
+        } else {
+            self.retrying.get().map(Blocked::Retrying)
+        };
+        UploadStatus { saved: mine.len(), waiting, uploaded, blocked }
     }
 
     /// Opens the campaign a link names (once the project is loaded): the
@@ -229,17 +272,17 @@ impl Campaign {
         spawn_local(async move {
             let id = repo.id();
             if let Ok(Some(state)) = project::get_setting::<UploadState>(&state_key(&id)).await {
-                self.state.set_value(state);
+                self.state.set(state);
             }
             if let Ok(Some(copy)) = project::get_setting::<Opened>(&copy_key(&id)).await {
-                self.opened.set(Some(Arc::new(copy)));
+                self.set_opened(copy);
             }
             match account.hub().read_campaign(&repo, &|_| {}).await {
                 Ok((manifest, records)) => {
                     let fresh = Opened { repo: id.clone(), manifest, records };
                     if self.opened.with_untracked(|opened| opened.as_deref() != Some(&fresh)) {
                         let _ = project::put_setting(&copy_key(&id), &fresh).await;
-                        self.opened.set(Some(Arc::new(fresh)));
+                        self.set_opened(fresh);
                     }
                     self.problem.set(None);
                 }
@@ -273,81 +316,95 @@ impl Campaign {
                 continue;
             };
             let repo = RepoId::parse(&opened.repo).expect("an opened campaign's repo was parsed");
-            let questions = opened.question_ids();
-            let now = js_sys::Date::now();
+            let questions = self.questions.get_untracked();
+            let online = self.online.get_untracked();
             let hub = account.hub();
-            if now >= coverage_at || self.refresh_now.get_untracked() {
+            if online && (js_sys::Date::now() >= coverage_at || self.refresh_now.get_untracked()) {
                 self.refresh_now.set(false);
-                coverage_at = now + COVERAGE_EVERY_MS;
+                coverage_at = js_sys::Date::now() + COVERAGE_EVERY_MS;
                 if let Ok(contributions) = hub.read_contributions(&repo, &coverage_cache, &|_| {}).await {
                     let collected = collect(contributions.files);
-                    let mine: Vec<HumanRating> = project.ratings.with_untracked(|ratings| ratings.values().cloned().collect());
                     let mut coverage = Coverage::of(collected.ratings.iter().filter(|rating| questions.contains(&rating.value.question_id())));
-                    coverage.add(mine.iter().filter(|rating| questions.contains(&rating.value.question_id())));
+                    coverage.add(&untrack(|| self.mine(project)));
                     self.coverage.set(Arc::new(coverage));
                 }
             }
-            let annotator = project.annotator.get_untracked();
-            let mut state = self.state.get_value();
-            let mine: Vec<HumanRating> = project.ratings.with_untracked(|ratings| {
-                ratings.values().filter(|rating| rating.annotator == annotator && questions.contains(&rating.value.question_id())).cloned().collect()
-            });
-            let waiting: Vec<HumanRating> = mine.iter().filter(|rating| state.uploaded.get(&rating.id()) != Some(&rating.created_at_ms)).cloned().collect();
+            let mut state = self.state.get_untracked();
+            let waiting: Vec<HumanRating> = untrack(|| self.mine(project))
+                .into_iter()
+                .filter(|rating| state.uploaded.get(&rating.id()) != Some(&rating.created_at_ms))
+                .collect();
+            let now = js_sys::Date::now();
             if waiting.is_empty() {
                 first_waiting_at = None;
             } else if first_waiting_at.is_none() {
                 first_waiting_at = Some(now);
             }
             let session = browser::stored_session().filter(|session| session.hub_url == hub.hub_url);
-            let online = window().navigator().on_line();
-            let mut blocked = match (&session, online) {
-                (None, _) if !waiting.is_empty() || state.outbox.is_some() => Some(Blocked::SignIn),
-                (_, false) if !waiting.is_empty() || state.outbox.is_some() => Some(Blocked::Offline),
-                _ => self.status.with_untracked(|status| status.blocked.clone()).filter(|blocked| matches!(blocked, Blocked::Retrying(_))),
-            };
             let due = waiting.len() >= BATCH_SOON || first_waiting_at.is_some_and(|at| now - at >= BATCH_AGE_MS) || state.outbox.is_some();
-            if let (Some(session), true, true, true) = (session, online, due, now >= retry_at) {
-                if state.outbox.is_none() {
-                    let batch: Vec<HumanRating> = waiting.iter().take(BATCH).cloned().collect();
-                    match contribution_file(&session.account.username, &batch) {
-                        Ok((path, content)) => {
-                            state.outbox = Some(Outbox { path, content, ratings: batch.iter().map(|rating| (rating.id(), rating.created_at_ms)).collect() });
-                            // The batch is on disk before it is sent: it is sent as this file until it lands.
-                            if project::put_setting(&state_key(&opened.repo), &state).await.is_err() {
-                                state.outbox = None;
-                            }
-                        }
-                        Err(error) => blocked = Some(Blocked::Retrying(error.to_string())),
-                    }
+            let sent = match (session, online && due && now >= retry_at) {
+                (Some(session), true) => Some(self.send_batch(&hub, &repo, account, &session.account, &mut state, waiting).await),
+                _ => None,
+            };
+            let (tried, landed) = (sent.is_some(), matches!(sent, Some(Ok(()))));
+            match sent {
+                Some(Ok(())) => {
+                    failures = 0;
+                    self.retrying.set(None);
+                    coverage_at = 0.0;
                 }
-                if let Some(outbox) = state.outbox.clone() {
-                    let file = PlannedFile::new(outbox.path.clone(), outbox.content.clone().into_bytes());
-                    match hub.contribute(&repo, &session.account, state.pull_request, &file, &|_| {}).await {
-                        Ok(num) => {
-                            state.pull_request = Some(num);
-                            state.uploaded.extend(outbox.ratings.iter().cloned());
-                            state.outbox = None;
-                            let _ = project::put_setting(&state_key(&opened.repo), &state).await;
-                            failures = 0;
-                            blocked = None;
-                            coverage_at = 0.0;
-                        }
-                        Err(error) => {
-                            account.note(&error);
-                            failures += 1;
-                            retry_at = js_sys::Date::now() + policy.backoff_ms(failures, js_sys::Math::random());
-                            blocked = Some(Blocked::Retrying(error.to_string()));
-                        }
-                    }
+                Some(Err(reason)) => {
+                    failures += 1;
+                    retry_at = js_sys::Date::now() + policy.backoff_ms(failures, js_sys::Math::random());
+                    self.retrying.set(Some(reason));
                 }
-                self.state.set_value(state.clone());
+                None => {}
             }
-            let uploaded = mine.iter().filter(|rating| state.uploaded.get(&rating.id()) == Some(&rating.created_at_ms)).count();
-            let status = UploadStatus { saved: mine.len(), waiting: mine.len() - uploaded, uploaded, blocked };
-            if self.status.with_untracked(|current| *current != status) {
-                self.status.set(status);
+            if tried {
+                self.state.set(state);
             }
-            sleep(if failures == 0 && due { 50.0 } else { 1_000.0 }).await;
+            // Right after a batch lands, the next one may be waiting already.
+            sleep(if landed { 50.0 } else { 1_000.0 }).await;
+        }
+    }
+
+    /// Sends the outbox — made from `waiting` and stored first if there is
+    /// none — to the person's pull request; on success the ratings in it
+    /// count as uploaded.
+    async fn send_batch(
+        self,
+        hub: &browser::Hub,
+        repo: &RepoId,
+        signed_in: HubAccount,
+        account: &prefab_hub::oauth::Account,
+        state: &mut UploadState,
+        waiting: Vec<HumanRating>,
+    ) -> Result<(), String> {
+        let key = state_key(&repo.id());
+        if state.outbox.is_none() {
+            let batch: Vec<HumanRating> = waiting.into_iter().take(BATCH).collect();
+            let (path, content) = contribution_file(&account.username, &batch).map_err(|error| error.to_string())?;
+            state.outbox = Some(Outbox { path, content, ratings: batch.iter().map(|rating| (rating.id(), rating.created_at_ms)).collect() });
+            // On disk before it is sent: it is sent as this same file until it lands.
+            if let Err(message) = project::put_setting(&key, &*state).await {
+                state.outbox = None;
+                return Err(message);
+            }
+        }
+        let Some(outbox) = state.outbox.clone() else { return Ok(()) };
+        let file = PlannedFile::new(outbox.path.clone(), outbox.content.clone().into_bytes());
+        match hub.contribute(repo, account, state.pull_request, &file, &|_| {}).await {
+            Ok(num) => {
+                state.pull_request = Some(num);
+                state.uploaded.extend(outbox.ratings.iter().cloned());
+                state.outbox = None;
+                project::put_setting(&key, &*state).await
+            }
+            Err(error) => {
+                // An expired sign-in signs out, so the status line asks again.
+                signed_in.note(&error);
+                Err(error.to_string())
+            }
         }
     }
 }
@@ -363,15 +420,17 @@ impl Default for Campaign {
 pub fn CampaignStatus() -> impl IntoView {
     let campaign = expect_context::<Campaign>();
     let account = expect_context::<HubAccount>();
+    let project = expect_context::<Project>();
+    let status = Memo::new(move |_| campaign.status(project, account));
     let line = move || {
-        let status = campaign.status.get();
+        let status = status.get();
         let mut text = format!("{} saved on this device · {} waiting · {} uploaded", status.saved, status.waiting, status.uploaded);
         if let Some(blocked) = &status.blocked {
             text.push_str(&format!(" — {blocked}"));
         }
         text
     };
-    let needs_sign_in = move || campaign.status.with(|status| status.blocked == Some(Blocked::SignIn));
+    let needs_sign_in = move || status.with(|status| status.blocked == Some(Blocked::SignIn));
     view! {
         <p class="hint" role="status" data-testid="campaign-status">{line}</p>
         {move || needs_sign_in().then(|| view! {

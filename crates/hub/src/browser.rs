@@ -125,7 +125,7 @@ impl Hub {
         let header = |name: &str| response.headers().get(name).ok().flatten();
         let error_headers = ErrorHeaders { error_code: header("X-Error-Code"), error_message: header("X-Error-Message"), retry_after: header("Retry-After") };
         let buffer = JsFuture::from(response.array_buffer()?).await?;
-        Ok(HttpResponse { status: response.status(), error_headers, body: js_sys::Uint8Array::new(&buffer).to_vec() })
+        Ok(HttpResponse { status: response.status(), error_headers, body: js_sys::Uint8Array::new(&buffer).to_vec(), link: header("Link") })
     }
 
     /// Sends a request, trying again after rate limits, server errors and
@@ -256,7 +256,7 @@ impl Hub {
         }
         loop {
             let parent = commit::read_revision(&self.send(&commit::revision_request(hub, repo, revision), progress).await?, hub, repo)?;
-            let tree = commit::read_tree(&self.send(&commit::tree_request(hub, repo, revision), progress).await?, hub, repo)?;
+            let tree = self.tree(repo, revision, progress).await?;
             let changes = commit::changes(files, &tree, options.managed);
             if changes.is_empty() {
                 return Ok(Published::Unchanged { commit: parent });
@@ -286,7 +286,7 @@ impl Hub {
                 // answer was lost, the files are there now: say so. Otherwise
                 // someone else committed: a clear conflict, never an overwrite.
                 409 | 412 => {
-                    let tree = commit::read_tree(&self.send(&commit::tree_request(hub, repo, revision), progress).await?, hub, repo)?;
+                    let tree = self.tree(repo, revision, progress).await?;
                     if !create_pr && commit::changes(files, &tree, options.managed).is_empty() {
                         let head = commit::read_revision(&self.send(&commit::revision_request(hub, repo, revision), progress).await?, hub, repo)?;
                         return Ok(Published::Committed { commit: head, url: format!("{hub}/datasets/{}", repo.id()) });
@@ -300,6 +300,22 @@ impl Hub {
                 Some(url) => Published::PullRequest { url },
                 None => Published::Committed { commit: outcome.commit_oid, url: outcome.commit_url },
             });
+        }
+    }
+
+    /// Every file of the tree at a revision, following the Hub's pages (it
+    /// lists 1,000 entries per page: a campaign's contributions grow past that).
+    pub async fn tree(&self, repo: &RepoId, revision: &str, progress: Progress<'_>) -> Result<Vec<commit::TreeEntry>, HubError> {
+        let mut request = commit::tree_request(&self.hub_url, repo, revision);
+        let mut files = Vec::new();
+        loop {
+            let response = self.send(&request, progress).await?;
+            files.extend(commit::read_tree(&response, &self.hub_url, repo)?);
+            match response.next_page() {
+                // Only the Hub's own addresses get the token (`trusted`).
+                Some(next) => request = HttpRequest::get(next),
+                None => return Ok(files),
+            }
         }
     }
 
@@ -412,7 +428,7 @@ impl Hub {
         sources.extend(pulls.iter().map(|pull| (Source::PullRequest { num: pull.num, author: pull.author.clone() }, pull.git_ref())));
         let mut wanted = Vec::new();
         for (source, revision) in &sources {
-            let tree = commit::read_tree(&self.send(&commit::tree_request(&self.hub_url, repo, revision), progress).await?, &self.hub_url, repo)?;
+            let tree = self.tree(repo, revision, progress).await?;
             wanted.extend(tree.into_iter().filter(|entry| entry.path.starts_with(CONTRIBUTIONS_FOLDER)).map(|entry| (source.clone(), revision.clone(), entry)));
         }
         let missing: Vec<&(Source, String, commit::TreeEntry)> = wanted.iter().filter(|(_, _, entry)| !cache.borrow().contains_key(&entry.oid)).collect();

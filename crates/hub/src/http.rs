@@ -67,12 +67,23 @@ pub struct HttpResponse {
     pub error_headers: ErrorHeaders,
     /// The body.
     pub body: Vec<u8>,
+    /// The `Link` header: the Hub pages long lists (a repo's tree) with a
+    /// `rel="next"` address.
+    pub link: Option<String>,
 }
 
 impl HttpResponse {
     /// Whether the status is 2xx.
     pub fn ok(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// The next page's address, from a `Link: <url>; rel="next"` header.
+    pub fn next_page(&self) -> Option<String> {
+        self.link.as_deref()?.split(',').find_map(|part| {
+            let (url, params) = part.split_once(';')?;
+            params.split(';').any(|param| param.trim().replace(' ', "") == "rel=\"next\"").then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+        })
     }
 
     /// The body as text (lossy).
@@ -149,6 +160,15 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_page_comes_from_the_link_header() {
+        let page = |link: &str| HttpResponse { status: 200, link: Some(link.to_owned()), ..HttpResponse::default() };
+        let link = r#"<https://hf.co/api/datasets/a/b/tree/main?recursive=true&cursor=ZXg>; rel="next", <https://hf.co/x>; rel="prev""#;
+        assert_eq!(page(link).next_page().as_deref(), Some("https://hf.co/api/datasets/a/b/tree/main?recursive=true&cursor=ZXg"));
+        assert_eq!(page(r#"<https://hf.co/x>; rel="prev""#).next_page(), None);
+        assert_eq!(HttpResponse::default().next_page(), None);
+    }
 
     #[test]
     fn components_round_trip() {

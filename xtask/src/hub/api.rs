@@ -143,7 +143,7 @@ pub fn dataset(hub: &Shared, req: &Req, base: &str, id: &str, rest: &[&str]) -> 
         }
         ("GET", ["tree", rest @ ..]) => {
             let (revision, path) = split_revision(rest).ok_or_else(|| HubError::bad_request("no revision"))?;
-            tree(hub, req, id, &revision, &path.join("/"))
+            tree(hub, req, base, id, &revision, &path.join("/"))
         }
         ("POST", ["paths-info", rest @ ..]) => {
             let (revision, _) = split_revision(rest).ok_or_else(|| HubError::bad_request("no revision"))?;
@@ -273,15 +273,35 @@ fn last_commit_of<'a>(entry: &TreeEntry, last: &std::collections::HashMap<String
     }
 }
 
-fn tree(hub: &Shared, req: &Req, id: &str, revision: &str, path: &str) -> Result<Reply, HubError> {
+/// A tree listing, paged as on the Hub: [`repo::TREE_PAGE`] entries (50 with
+/// `expand`), the next page's absolute address in `Link: <…>; rel="next"`
+/// (the request's own path and query with `cursor` set), which
+/// `huggingface_hub`'s `paginate` and `@huggingface/hub`'s `listFiles` follow.
+fn tree(hub: &Shared, req: &Req, base: &str, id: &str, revision: &str, path: &str) -> Result<Reply, HubError> {
     let state = hub.state();
     let token = state.token(req.bearer()).cloned();
     let repo = state.visible_repo(id, token.as_ref())?;
     let commit = repo.resolve(revision).ok_or_else(|| revision_not_found(revision))?;
     let entries = repo::tree(&commit.files, path, req.flag("recursive")).ok_or_else(|| entry_not_found(path, revision))?;
-    let last = if req.flag("expand") { repo.last_commits(commit) } else { Default::default() };
+    let expand = req.flag("expand");
+    let limit = if expand { repo::TREE_PAGE_EXPANDED } else { repo::TREE_PAGE };
+    let (entries, next) = repo::tree_page(entries, req.param("cursor"), limit).map_err(HubError::bad_request)?;
+    let last = if expand { repo.last_commits(commit) } else { Default::default() };
     let listing: Vec<Value> = entries.iter().map(|entry| entry_json(entry, last_commit_of(entry, &last))).collect();
-    Ok(Reply::json(&Value::Array(listing)))
+    let reply = Reply::json(&Value::Array(listing));
+    Ok(match next {
+        Some(cursor) => reply.with_header("Link", &format!("<{}>; rel=\"next\"", with_cursor(base, &req.url, &cursor))),
+        None => reply,
+    })
+}
+
+/// `base` + the request's path and query as sent, with `cursor` replaced.
+pub fn with_cursor(base: &str, url: &str, cursor: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut pairs: Vec<&str> = query.split('&').filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("cursor")).collect();
+    let cursor = format!("cursor={}", percent_encode(cursor));
+    pairs.push(&cursor);
+    format!("{base}{path}?{}", pairs.join("&"))
 }
 
 fn paths_info(hub: &Shared, req: &Req, id: &str, revision: &str) -> Result<Reply, HubError> {
@@ -933,6 +953,17 @@ mod tests {
         assert_eq!(front_matter("---\n---\n# Empty\n"), Some(Ok(json!({}))));
         assert_eq!(front_matter("# No metadata\n"), None);
         assert!(front_matter("---\nconfigs: [\n---\n").unwrap().is_err());
+    }
+
+    #[test]
+    fn the_next_tree_page_is_the_same_request_with_a_cursor() {
+        let base = "http://192.168.1.5:8001";
+        assert_eq!(
+            with_cursor(base, "/api/datasets/a/b/tree/refs%2Fpr%2F1/data?recursive=True&expand=False", "eyJ9"),
+            "http://192.168.1.5:8001/api/datasets/a/b/tree/refs%2Fpr%2F1/data?recursive=True&expand=False&cursor=eyJ9"
+        );
+        assert_eq!(with_cursor(base, "/api/datasets/a/b/tree/main?cursor=old&recursive=1", "new"), format!("{base}/api/datasets/a/b/tree/main?recursive=1&cursor=new"));
+        assert_eq!(with_cursor(base, "/api/datasets/a/b/tree/main", "c"), format!("{base}/api/datasets/a/b/tree/main?cursor=c"));
     }
 
     #[test]

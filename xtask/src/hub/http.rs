@@ -409,7 +409,9 @@ mod tests {
         let headers: BTreeMap<_, _> = cors_headers(&req).into_iter().collect();
         assert_eq!(headers["Access-Control-Allow-Origin"], "http://127.0.0.1:8080");
         assert_eq!(headers["Access-Control-Allow-Headers"], "authorization,x-custom");
-        assert!(headers["Access-Control-Expose-Headers"].contains("X-Error-Code"));
+        for exposed in ["X-Error-Code", "X-Repo-Commit", "Link"] {
+            assert!(headers["Access-Control-Expose-Headers"].split(", ").any(|name| name.trim() == exposed), "{exposed}");
+        }
         assert_eq!(headers["Cross-Origin-Resource-Policy"], "cross-origin");
     }
 }

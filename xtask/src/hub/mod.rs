@@ -357,3 +357,53 @@ fn avatar_svg(name: &str) -> Reply {
     );
     Reply::new(200, "image/svg+xml", svg.into_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tree endpoint as a client sees it: 2,500 files (and
+    /// `.gitattributes`) come in pages of 1,000 (50 with `expand`), each
+    /// naming the next with an absolute `Link` on the address the client
+    /// used, until the last.
+    #[test]
+    fn the_tree_is_paged_with_link_headers() {
+        let dir = std::env::temp_dir().join(format!("prefab-hub-pages-{}", store::random_string(8)));
+        let hub = LocalHub::start("127.0.0.1:0", dir.clone(), true).unwrap();
+        let files: Vec<(String, Vec<u8>)> = (0..2500).map(|i| (format!("shard-{}/f-{i:04}.txt", i % 2), i.to_string().into_bytes())).collect();
+        let files: Vec<(&str, Vec<u8>)> = files.iter().map(|(path, content)| (path.as_str(), content.clone())).collect();
+        hub.seed_dataset("prefab-test/many", &files, SeedOptions::default()).unwrap();
+        let get = |url: &str| {
+            let headers = vec![("Host".to_owned(), "10.0.0.7:8001".to_owned()), ("Origin".to_owned(), "http://10.0.0.7:8080".to_owned())];
+            let req = Req::new("GET", url, headers);
+            route(&hub.shared, &req).unwrap().with_cors(&req)
+        };
+        for (query, sizes) in [("recursive=true", vec![1000, 1000, 503]), ("recursive=True&expand=True", [50].repeat(50).into_iter().chain([3]).collect())] {
+            let first = format!("/api/datasets/prefab-test/many/tree/main?{query}");
+            let mut url = first.clone();
+            let (mut paths, mut pages) = (Vec::new(), Vec::new());
+            loop {
+                let reply = get(&url);
+                assert_eq!(reply.status, 200);
+                assert!(reply.header("Access-Control-Expose-Headers").unwrap().contains("Link"));
+                let page: Vec<serde_json::Value> = serde_json::from_slice(&reply.body).unwrap();
+                pages.push(page.len());
+                paths.extend(page.iter().map(|entry| entry["path"].as_str().unwrap().to_owned()));
+                let Some(link) = reply.header("Link") else { break };
+                let next = link.strip_prefix("<http://10.0.0.7:8001").and_then(|rest| rest.strip_suffix(">; rel=\"next\"")).unwrap_or_else(|| panic!("{link}"));
+                assert!(next.starts_with(&first) && next[first.len()..].starts_with("&cursor="), "{next}");
+                url = next.to_owned();
+            }
+            assert_eq!(pages, sizes, "{query}");
+            let mut expected: Vec<String> = ["shard-0", "shard-1", ".gitattributes"].map(String::from).into();
+            expected.extend(files.iter().map(|(path, _)| path.to_string()).collect::<std::collections::BTreeSet<_>>());
+            assert_eq!(paths, expected, "{query}");
+        }
+        // A page of a folder, and a cursor the hub did not make.
+        assert_eq!(serde_json::from_slice::<Vec<serde_json::Value>>(&get("/api/datasets/prefab-test/many/tree/main/shard-1").body).unwrap().len(), 1000);
+        let bad = Req::new("GET", "/api/datasets/prefab-test/many/tree/main?cursor=nope", vec![]);
+        assert_eq!(route(&hub.shared, &bad).unwrap_err().status, 400);
+        drop(hub);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

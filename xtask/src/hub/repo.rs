@@ -7,7 +7,8 @@
 //! - a commit is a full snapshot of the files (repos here are small), so
 //!   [`apply`] is all or nothing by construction: it builds the new snapshot
 //!   or returns the first error;
-//! - [`tree`] lists a folder the way `/api/…/tree/{rev}/{path}` does;
+//! - [`tree`] lists a folder the way `/api/…/tree/{rev}/{path}` does, and
+//!   [`tree_page`] cuts it into the Hub's pages, resumed after a cursor;
 //! - [`upload_mode`] is the preupload decision: LFS for `.gitattributes`
 //!   patterns (the Hub's defaults unless the repo has its own), files of
 //!   10 MiB or more, and binary samples.
@@ -203,6 +204,57 @@ pub fn tree(files: &BTreeMap<String, FileEntry>, dir: &str, recursive: bool) -> 
     Some(listing)
 }
 
+/// Tree entries per page, as on the Hub: 1,000, or 50 with `expand` (each
+/// entry then carries its last commit).
+pub const TREE_PAGE: usize = 1000;
+pub const TREE_PAGE_EXPANDED: usize = 50;
+
+/// Where an entry sits in [`tree`]'s order: folders first, then files, each by path.
+fn tree_key(entry: &TreeEntry) -> (bool, &str) {
+    (matches!(entry, TreeEntry::File { .. }), entry.path())
+}
+
+/// The cursor that resumes a listing after `entry`: base64url of
+/// `{"type", "path"}`, opaque to clients. Naming the last entry rather than
+/// an offset keeps the pages of a branch that moves between them free of
+/// repeats and gaps for the entries that are there throughout.
+pub fn tree_cursor(entry: &TreeEntry) -> String {
+    use base64::Engine as _;
+    let (file, path) = tree_key(entry);
+    let value = serde_json::json!({"type": if file { "file" } else { "directory" }, "path": path});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+fn parse_tree_cursor(cursor: &str) -> Option<(bool, String)> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let file = match value["type"].as_str()? {
+        "file" => true,
+        "directory" => false,
+        _ => return None,
+    };
+    Some((file, value["path"].as_str()?.to_owned()))
+}
+
+/// One page of a [`tree`] listing: the `limit` entries after `cursor` (from
+/// the start without one), and the cursor of the next page if there are more.
+/// `Err` for a cursor this Hub did not make.
+pub fn tree_page(listing: Vec<TreeEntry>, cursor: Option<&str>, limit: usize) -> Result<(Vec<TreeEntry>, Option<String>), String> {
+    let start = match cursor {
+        None => 0,
+        Some(cursor) => {
+            let (file, path) = parse_tree_cursor(cursor).ok_or_else(|| format!("invalid cursor {cursor:?}"))?;
+            listing.iter().position(|entry| tree_key(entry) > (file, path.as_str())).unwrap_or(listing.len())
+        }
+    };
+    let limit = limit.max(1);
+    let more = listing.len().saturating_sub(start) > limit;
+    let page: Vec<TreeEntry> = listing.into_iter().skip(start).take(limit).collect();
+    let next = if more { page.last().map(tree_cursor) } else { None };
+    Ok((page, next))
+}
+
 /// The Hub's default `.gitattributes` for a new repository: what goes to LFS.
 pub const DEFAULT_GITATTRIBUTES: &str = "\
 *.7z filter=lfs diff=lfs merge=lfs -text
@@ -390,6 +442,56 @@ mod tests {
         assert!(apply(&before, &[Operation::Add { path: "a.txt/b".into(), content: vec![] }], &none).unwrap_err().contains("is a file"));
         let wrong_size = [Operation::AddLfs { path: "c.bin".into(), sha256: "00".repeat(32), size: Some(9) }];
         assert!(apply(&before, &wrong_size, &|_| Some(5)).is_err());
+    }
+
+    /// Every page of a listing, each checked against the page size.
+    fn all_pages(files: &BTreeMap<String, FileEntry>, limit: usize) -> (Vec<String>, usize) {
+        let (mut paths, mut pages, mut cursor) = (Vec::new(), 0, None);
+        loop {
+            let (page, next) = tree_page(tree(files, "", true).unwrap(), cursor.as_deref(), limit).unwrap();
+            assert!(page.len() <= limit && !page.is_empty());
+            paths.extend(page.iter().map(|entry| entry.path().to_owned()));
+            pages += 1;
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return (paths, pages),
+            }
+        }
+    }
+
+    #[test]
+    fn trees_come_in_pages_of_a_thousand_that_resume_after_a_cursor() {
+        // 2,500 files in 3 folders and at the root: 2,503 entries.
+        let contents: Vec<(String, String)> =
+            (0..2500).map(|i| (if i % 5 == 4 { format!("f-{i:04}.txt") } else { format!("shard-{}/f-{i:04}.txt", i % 3) }, i.to_string())).collect();
+        let many = files(&contents.iter().map(|(path, content)| (path.as_str(), content.as_str())).collect::<Vec<_>>());
+        let whole: Vec<String> = tree(&many, "", true).unwrap().iter().map(|entry| entry.path().to_owned()).collect();
+        assert_eq!(whole.len(), 2503);
+        for (limit, pages) in [(TREE_PAGE, 3), (TREE_PAGE_EXPANDED, 51), (2503, 1), (2502, 2)] {
+            assert_eq!(all_pages(&many, limit), (whole.clone(), pages), "pages of {limit}");
+        }
+        // The first page: folders first, and a cursor that names its last entry (opaque, URL-safe).
+        let (first, next) = tree_page(tree(&many, "", true).unwrap(), None, TREE_PAGE).unwrap();
+        assert_eq!(first[..3].iter().map(TreeEntry::path).collect::<Vec<_>>(), ["shard-0", "shard-1", "shard-2"]);
+        let cursor = next.unwrap();
+        assert!(cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{cursor}");
+        assert_eq!(parse_tree_cursor(&cursor), Some((true, first[999].path().to_owned())));
+        // The branch moves between pages: an entry added before the cursor and the
+        // cursor's own entry deleted; what was there throughout comes once, in order.
+        let mut moved = many.clone();
+        moved.insert("shard-0/a-new.txt".into(), FileEntry::regular(b"new"));
+        moved.remove(first[999].path());
+        let (rest, _) = tree_page(tree(&moved, "", true).unwrap(), Some(&cursor), usize::MAX).unwrap();
+        assert_eq!(rest.iter().map(TreeEntry::path).collect::<Vec<_>>(), whole[1000..]);
+        // A directory cursor resumes among the folders; a last page has no cursor.
+        let (after, _) = tree_page(tree(&many, "", true).unwrap(), Some(&tree_cursor(&first[1])), 2).unwrap();
+        assert_eq!(after.iter().map(TreeEntry::path).collect::<Vec<_>>(), ["shard-2", whole[3].as_str()]);
+        assert_eq!(tree_page(tree(&many, "shard-1", false).unwrap(), None, TREE_PAGE).unwrap().1, None);
+        assert_eq!(tree_page(vec![], None, TREE_PAGE), Ok((vec![], None)));
+        // Cursors this Hub did not make are refused.
+        for bad in ["", "not base64!", "e30", &base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, r#"{"type":"x","path":"a"}"#)] {
+            assert!(tree_page(tree(&many, "", true).unwrap(), Some(bad), TREE_PAGE).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
