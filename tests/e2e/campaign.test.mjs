@@ -54,8 +54,14 @@ const allUploaded = (page, count) =>
     { timeout: 120_000 },
   );
 
-const statusSays = (page, text) =>
-  page.waitForFunction((text) => document.querySelector('[data-testid="campaign-status"]')?.textContent.includes(text), text, { timeout: 30_000 });
+async function statusSays(page, text) {
+  try {
+    await page.waitForFunction((text) => document.querySelector('[data-testid="campaign-status"]')?.textContent.includes(text), text, { timeout: 30_000 });
+  } catch (error) {
+    const now = await page.getByTestId('campaign-status').textContent().catch(() => 'no status line');
+    throw new Error(`the status line never said "${text}"; it says "${now}" (online: ${await page.evaluate(() => navigator.onLine)})`, { cause: error });
+  }
+}
 
 async function openLink(page, link) {
   await page.goto(link);
@@ -99,6 +105,8 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
   const contexts = [];
   async function person(name, { phone = false } = {}) {
     const context = await people.newContext(phone ? { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true } : { viewport: { width: 1280, height: 800 } });
+    // Five pages load and compile the app at once on a small machine.
+    context.setDefaultTimeout(90_000);
     contexts.push(context);
     const page = await context.newPage();
     return { name, context, page, errors: collectErrors(page), tap: phone };

@@ -36,8 +36,10 @@ commands:
                                       (for a room with no internet)
   test                                install the test tools and run every test
   dist                                build the release page into dist/
-  bench [core] [model]                print speed figures (release builds, native and in Chromium):
-                                      the dataset core, and the local model against wllama
+  bench [core] [collect] [model] [rating]
+                                      print speed figures (release builds, native and in Chromium):
+                                      the dataset core, Collect on 100 people × 200 ratings, the
+                                      local model against wllama, and rating in the page
 ";
 
 fn main() -> ExitCode {

@@ -98,8 +98,7 @@ impl LocalHub {
     pub fn start(addr: &str, dir: PathBuf, test_mode: bool) -> Result<LocalHub, String> {
         std::fs::create_dir_all(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
         let state = store::State::load(&dir)?;
-        let listener = std::net::TcpListener::bind(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))?;
-        let http = tiny_http::Server::from_listener(without_nagle(listener), None).map_err(|error| format!("cannot listen on {addr}: {error}"))?;
+        let http = crate::serve::listen(addr)?;
         let bound = http.server_addr().to_ip().ok_or("the hub is not on an IP address")?;
         let host = if bound.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bound.ip().to_string() };
         let shared = Arc::new(Shared {
@@ -181,27 +180,6 @@ impl LocalHub {
         state.save_repo(repo, None)
     }
 
-}
-
-/// Sets `TCP_NODELAY` on the listening socket, which the sockets it accepts
-/// inherit (Linux, macOS). tiny_http writes a response through a 1 KiB buffer,
-/// so any larger answer leaves in two writes; with Nagle's algorithm the
-/// second waits for the ACK of the first, which a client on a kept-alive
-/// connection delays by 40 ms: every such request took 40 ms or more.
-#[cfg(unix)]
-fn without_nagle(listener: std::net::TcpListener) -> std::net::TcpListener {
-    use std::os::fd::OwnedFd;
-    // The same socket seen as a stream for a moment, for `set_nodelay` (a setsockopt on it).
-    let socket = std::net::TcpStream::from(OwnedFd::from(listener));
-    if let Err(error) = socket.set_nodelay(true) {
-        eprintln!("local hub: cannot set TCP_NODELAY ({error}); answers over 1 KiB may be slow");
-    }
-    std::net::TcpListener::from(OwnedFd::from(socket))
-}
-
-#[cfg(not(unix))]
-fn without_nagle(listener: std::net::TcpListener) -> std::net::TcpListener {
-    listener
 }
 
 /// Grants `user` access to a gated repo (as accepting its conditions would).
