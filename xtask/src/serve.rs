@@ -14,8 +14,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
-/// How many requests are answered at once: the page's wasm and a model download at least.
-const THREADS: usize = 4;
+/// How many requests are answered at once. A thread is held for as long as a
+/// browser takes to read a file, and a room of phones reads the page's wasm
+/// (and the model) slowly, all at once: with a handful of threads the pages
+/// that came last waited for others' downloads to finish.
+const THREADS: usize = 64;
 
 /// A running server; it stops when dropped.
 pub struct Server {
