@@ -71,10 +71,12 @@ async function openLink(page, link) {
 
 test('a campaign: publish, five people rate in parallel, collect every rating exactly once', { timeout: 600_000 }, async (t) => {
   const organizer = await openBrowser();
-  const people = await launchBrowser();
+  // One browser per person, as in a room (contexts of one browser sometimes
+  // left a page's first request unanswered when several loaded at once).
+  const browsers = [];
   t.after(async () => {
     await faults([]);
-    await people.close();
+    for (const browser of browsers) await browser.close();
     await organizer.close();
   });
 
@@ -104,12 +106,19 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
   const pressed = [];
   const contexts = [];
   async function person(name, { phone = false } = {}) {
-    const context = await people.newContext(phone ? { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true } : { viewport: { width: 1280, height: 800 } });
+    const browser = await launchBrowser();
+    browsers.push(browser);
+    const context = await browser.newContext(phone ? { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true } : { viewport: { width: 1280, height: 800 } });
     // Five pages load and compile the app at once on a small machine.
     context.setDefaultTimeout(90_000);
     contexts.push(context);
     const page = await context.newPage();
-    return { name, context, page, errors: collectErrors(page), tap: phone };
+    // What the page asked for and never got, to say where a stall is.
+    const pending = new Map();
+    page.on('request', (request) => pending.set(request, request.url()));
+    page.on('requestfinished', (request) => pending.delete(request));
+    page.on('requestfailed', (request) => pending.delete(request));
+    return { name, context, page, pending, errors: collectErrors(page), tap: phone };
   }
   const [alice, bob, carol, dave, erin] = await Promise.all([
     person('alice'),
@@ -125,9 +134,11 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
     { path_contains: '/api/datasets/', status: 429, retry_after: '1', times: 5, user: 'dave' },
   ]);
 
+  const everyone = [alice, bob, carol, dave, erin];
   await Promise.all([
     (async () => {
       await signIn(alice.page, 'alice');
+      await signedInAs(alice.page, 'alice');
       await openLink(alice.page, link);
       await rate(alice.page, 'alice', false, pressed, 30);
     })(),
@@ -146,6 +157,7 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
     })(),
     (async () => {
       await signIn(carol.page, 'carol');
+      await signedInAs(carol.page, 'carol');
       await openLink(carol.page, link);
       await rate(carol.page, 'carol', false, pressed, 12);
       // Offline half-way: ratings are kept and wait.
@@ -164,15 +176,23 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
     })(),
     (async () => {
       await signIn(dave.page, 'dave');
+      await signedInAs(dave.page, 'dave');
       await openLink(dave.page, link);
       await rate(dave.page, 'dave', true, pressed, 30);
     })(),
     (async () => {
       await signIn(erin.page, 'erin');
+      await signedInAs(erin.page, 'erin');
       await openLink(erin.page, link);
       await rate(erin.page, 'erin', false, pressed, 30);
     })(),
-  ]);
+  ]).catch(async (error) => {
+    for (const each of everyone) console.log(`${each.name}: still waiting for ${[...each.pending.values()].join(', ') || 'nothing'}`);
+    const started = Date.now();
+    const probe = await fetch(baseUrl, { signal: AbortSignal.timeout(5_000) }).then((r) => `HTTP ${r.status}`, (e) => `${e}`);
+    console.log(`the page's server, asked from outside the browser: ${probe} in ${Date.now() - started} ms`);
+    throw error;
+  });
   assert.equal(pressed.length, 150);
   for (const each of [alice, bob, carol, dave, erin]) await allUploaded(each.page, 30);
   await screenshot(bob.page, 'campaign-contribute-phone');

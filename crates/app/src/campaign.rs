@@ -33,8 +33,9 @@ const BATCH: usize = 100;
 /// A batch goes when this many ratings wait, or when the oldest has waited [`BATCH_AGE_MS`].
 const BATCH_SOON: usize = 10;
 const BATCH_AGE_MS: f64 = 3_000.0;
-/// How often coverage is read again while rating.
-const COVERAGE_EVERY_MS: f64 = 15_000.0;
+/// How often coverage is read again while rating: a few requests each time
+/// (the pull requests, the heads, and only the trees that moved).
+const COVERAGE_EVERY_MS: f64 = 5_000.0;
 
 /// What a campaign link says: the repo, and the Hub it lives on when that is
 /// not huggingface.co (a workshop's local Hub), with its OAuth client id.
@@ -309,7 +310,7 @@ impl Campaign {
         let mut retry_at = 0.0;
         let mut coverage_at = 0.0;
         let mut first_waiting_at: Option<f64> = None;
-        let coverage_cache = std::cell::RefCell::new(HashMap::new());
+        let coverage_cache = std::cell::RefCell::new(browser::ContributionCache::default());
         loop {
             let Some(opened) = self.opened.get_untracked() else {
                 sleep(500.0).await;

@@ -4,7 +4,7 @@
 //! shown), and show progress against the overlap target and how far people
 //! agree. The merged records then feed Export's downloads and Publish.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -46,7 +46,7 @@ pub struct Collection {
 async fn collect_campaign(account: HubAccount, repo: RepoId, report: &dyn Fn(String)) -> Result<Collection, HubError> {
     let hub = account.hub();
     let (manifest, records) = hub.read_campaign(&repo, report).await?;
-    let cache = std::cell::RefCell::new(HashMap::new());
+    let cache = std::cell::RefCell::new(prefab_hub::browser::ContributionCache::default());
     let contributions = hub.read_contributions(&repo, &cache, report).await?;
     let collected = collect(contributions.files);
     let opened = Opened { repo: repo.id(), manifest: manifest.clone(), records: records.clone() };

@@ -415,34 +415,42 @@ impl Hub {
     }
 
     /// Every contribution file of the campaign: on `main` and on each open
-    /// pull request (with its author). Files are named by content, so
-    /// `cache` (git blob id → text) saves reading one twice across calls.
-    pub async fn read_contributions(
-        &self,
-        repo: &RepoId,
-        cache: &RefCell<HashMap<String, String>>,
-        progress: Progress<'_>,
-    ) -> Result<Contributions, HubError> {
+    /// pull request (with its author). `cache` keeps what was read before:
+    /// a tree is read again only when its head commit moved, and a file (named
+    /// by its content) never twice, so reading again while people rate costs
+    /// a few requests, not one per contributor.
+    pub async fn read_contributions(&self, repo: &RepoId, cache: &RefCell<ContributionCache>, progress: Progress<'_>) -> Result<Contributions, HubError> {
         let pulls = self.pull_requests(repo, None, "open", progress).await?;
+        let heads = campaign::read_refs(&self.send(&campaign::refs_request(&self.hub_url, repo), progress).await?, &self.hub_url, repo)?;
         let mut sources = vec![(Source::Main, "main".to_owned())];
         sources.extend(pulls.iter().map(|pull| (Source::PullRequest { num: pull.num, author: pull.author.clone() }, pull.git_ref())));
         let mut wanted = Vec::new();
         for (source, revision) in &sources {
-            let tree = self.tree(repo, revision, progress).await?;
-            wanted.extend(tree.into_iter().filter(|entry| entry.path.starts_with(CONTRIBUTIONS_FOLDER)).map(|entry| (source.clone(), revision.clone(), entry)));
+            let head = heads.get(revision).cloned().unwrap_or_default();
+            let known = cache.borrow().trees.get(revision).filter(|(seen, _)| !head.is_empty() && *seen == head).map(|(_, entries)| entries.clone());
+            let entries = match known {
+                Some(entries) => entries,
+                None => {
+                    let entries: Vec<commit::TreeEntry> =
+                        self.tree(repo, revision, progress).await?.into_iter().filter(|entry| entry.path.starts_with(CONTRIBUTIONS_FOLDER)).collect();
+                    cache.borrow_mut().trees.insert(revision.clone(), (head, entries.clone()));
+                    entries
+                }
+            };
+            wanted.extend(entries.into_iter().map(|entry| (source.clone(), revision.clone(), entry)));
         }
-        let missing: Vec<&(Source, String, commit::TreeEntry)> = wanted.iter().filter(|(_, _, entry)| !cache.borrow().contains_key(&entry.oid)).collect();
+        let missing: Vec<&(Source, String, commit::TreeEntry)> = wanted.iter().filter(|(_, _, entry)| !cache.borrow().files.contains_key(&entry.oid)).collect();
         for (done, chunk) in missing.chunks(PARALLEL_READS).enumerate() {
             progress(format!("Reading contributions: {} of {} new files…", done * PARALLEL_READS, missing.len()));
             let reads = chunk.iter().map(|(_, revision, entry)| async move { (entry.oid.clone(), self.text_file(repo, revision, &entry.path, progress).await) });
             for (oid, text) in futures::future::join_all(reads).await {
-                cache.borrow_mut().insert(oid, text?);
+                cache.borrow_mut().files.insert(oid, text?);
             }
         }
         let cache = cache.borrow();
         let files = wanted
             .into_iter()
-            .filter_map(|(source, _, entry)| Some(ContributionFile { text: cache.get(&entry.oid)?.clone(), source, path: entry.path }))
+            .filter_map(|(source, _, entry)| Some(ContributionFile { text: cache.files.get(&entry.oid)?.clone(), source, path: entry.path }))
             .collect();
         Ok(Contributions { files, pull_requests: pulls })
     }
@@ -461,6 +469,16 @@ impl Hub {
             Err(response.error(&self.hub_url, Some(&repo.id())))
         }
     }
+}
+
+/// What [`Hub::read_contributions`] read before, to read only what changed.
+#[derive(Debug, Default)]
+pub struct ContributionCache {
+    /// File texts by git blob id.
+    files: HashMap<String, String>,
+    /// Each revision's head commit when its tree was read, and the
+    /// contribution files the tree held.
+    trees: HashMap<String, (String, Vec<commit::TreeEntry>)>,
 }
 
 /// What [`Hub::read_contributions`] found.

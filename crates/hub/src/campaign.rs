@@ -148,6 +148,44 @@ pub fn read_pull_requests(response: &HttpResponse, hub_url: &str, repo: &RepoId)
     Ok((pulls, more))
 }
 
+/// The request for the repo's branches and pull requests with their head
+/// commits: what tells Collect which trees changed since it last read them.
+pub fn refs_request(hub_url: &str, repo: &RepoId) -> HttpRequest {
+    HttpRequest::get(format!("{}/refs?include_prs=1", api(hub_url, repo)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRefs {
+    #[serde(default)]
+    branches: Vec<RawRef>,
+    #[serde(default)]
+    pull_requests: Vec<RawRef>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRef {
+    name: String,
+    #[serde(rename = "ref", default)]
+    git_ref: String,
+    target_commit: String,
+}
+
+/// Each revision's head commit, by the revision Prefab reads it at (`main`, `refs/pr/N`).
+pub fn read_refs(response: &HttpResponse, hub_url: &str, repo: &RepoId) -> Result<std::collections::HashMap<String, String>, HubError> {
+    if !response.ok() {
+        return Err(response.error(hub_url, Some(&repo.id())));
+    }
+    let refs: RawRefs = response.json("the repo's refs")?;
+    let branches = refs.branches.into_iter().map(|branch| (branch.name, branch.target_commit));
+    let pulls = refs.pull_requests.into_iter().map(|pull| {
+        let name = if pull.git_ref.starts_with("refs/pr/") { pull.git_ref } else { format!("refs/pr/{}", pull.name.trim_start_matches("refs/pr/")) };
+        (name, pull.target_commit)
+    });
+    Ok(branches.chain(pulls).collect())
+}
+
 /// The request that opens an empty pull request to push batches onto.
 pub fn open_pull_request_request(hub_url: &str, repo: &RepoId, author: &str) -> HttpRequest {
     HttpRequest::post_json(
@@ -242,6 +280,17 @@ mod tests {
         assert_eq!(read_opened(&opened, "https://hf.co", &repo()).unwrap(), 7);
         let body = open_pull_request_request("https://hf.co", &repo(), "ada").body.unwrap();
         assert!(String::from_utf8_lossy(&body).contains("\"pullRequest\":true"));
+    }
+
+    #[test]
+    fn heads_are_read_by_revision() {
+        let body = r#"{"branches":[{"name":"main","ref":"refs/heads/main","targetCommit":"aaa"}],"converts":[],"tags":[],"pullRequests":[{"name":"refs/pr/2","ref":"refs/pr/2","targetCommit":"bbb"},{"name":"3","targetCommit":"ccc"}]}"#;
+        let response = HttpResponse { status: 200, body: body.as_bytes().to_vec(), ..HttpResponse::default() };
+        let heads = read_refs(&response, "https://hf.co", &repo()).unwrap();
+        assert_eq!(heads.get("main").map(String::as_str), Some("aaa"));
+        assert_eq!(heads.get("refs/pr/2").map(String::as_str), Some("bbb"));
+        assert_eq!(heads.get("refs/pr/3").map(String::as_str), Some("ccc"));
+        assert_eq!(refs_request("https://hf.co", &repo()).url, "https://hf.co/api/datasets/prefab-test/campaign/refs?include_prs=1");
     }
 
     #[test]
