@@ -135,9 +135,6 @@ impl Drop for Workers {
 }
 
 fn answer(request: Request, mounts: &[Mount]) {
-    if std::env::var_os("PREFAB_SERVE_LOG").is_some() {
-        eprintln!("serve: {:?} {} from {:?} at {:?}", request.method(), request.url(), request.remote_addr(), std::time::SystemTime::now());
-    }
     let file = match request.method() {
         Method::Get | Method::Head => resolve(request.url(), mounts),
         _ => {
