@@ -244,9 +244,17 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
 
   // The merged dataset exports as DPO from the people's answers.
   await page.getByTestId('export-dpo').check();
-  const [dpo] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-download').click()]);
-  const pairs = (await readFile(await dpo.path(), 'utf8')).trim().split('\n').filter(Boolean);
+  // The dataset and its card come as two downloads.
+  const both = new Promise((resolve) => {
+    const got = [];
+    page.on('download', (download) => got.push(download) === 2 && resolve(got));
+  });
+  await page.getByTestId('export-download').click();
+  const downloads = await both;
+  const saved = Object.fromEntries(await Promise.all(downloads.map(async (download) => [download.suggestedFilename(), await readFile(await download.path(), 'utf8')])));
+  const pairs = saved['dpo.jsonl'].trim().split('\n').filter(Boolean);
   assert.ok(pairs.length > 0 && pairs.length <= PROMPTS, `${pairs.length} DPO pairs`);
+  assert.ok(saved['README.md'].includes(`Labels from the Prefab campaign ${REPO}: 5 people, 3 per item asked`), saved['README.md']);
   assert.deepEqual(errors.filter((e) => !e.includes('Failed to load resource')), []);
   for (const context of contexts) await context.close();
 });

@@ -54,6 +54,20 @@ pub fn Export() -> impl IntoView {
     });
     let agreement = Memo::new(move |_| collected.with(|collected| collected.as_ref().map_or(AgreementPolicy::Majority, |collection| collection.manifest.policy)));
     let kto_options = move || KtoOptions { policy: agreement.get_untracked(), ..KtoOptions::default() };
+    // What the card says about where the labels came from, for a collected campaign.
+    let provenance = move || {
+        collected.with_untracked(|collected| {
+            collected.as_ref().map(|collection| {
+                format!(
+                    "Labels from the Prefab campaign {}: {} people, {} per item asked, several people's labels combined by {}.",
+                    collection.repo,
+                    collection.people.len(),
+                    collection.manifest.overlap,
+                    collection.manifest.policy.describe()
+                )
+            })
+        })
+    };
 
     let policy = move |records: &[Record]| BinarizePolicy {
         source: source.get_untracked().unwrap_or_else(|| dpo_source(records)),
@@ -73,7 +87,8 @@ pub fn Export() -> impl IntoView {
             }
             Kind::Raw => ("generations", raw::raw_generations(&records, Aspect::OverallRating), String::new()),
         };
-        let result = write_files(name, &table, &records, parquet.get_untracked()).map(|file| {
+        let policies: Vec<String> = provenance().into_iter().chain((!report.is_empty()).then(|| report.clone())).collect();
+        let result = write_files(name, &table, &records, policies, parquet.get_untracked()).map(|file| {
             format!("Downloaded {file} ({} rows) and README.md. {report}", table.len())
         });
         outcome.set(Some(result));
@@ -120,7 +135,11 @@ pub fn Export() -> impl IntoView {
                 Err(message) => view! { <p role="alert" class="error" data-testid="export-outcome">{message}</p> }.into_any(),
             })}
         </section>
-        <PublishPanel records tables=Callback::new(move |records: Vec<Record>| publishable(&records, policy(&records), kto_options())) />
+        <PublishPanel records tables=Callback::new(move |records: Vec<Record>| {
+            let (configs, mut policies) = publishable(&records, policy(&records), kto_options());
+            policies.extend(provenance());
+            (configs, policies)
+        }) />
         <section class="panel" aria-labelledby="counts-title">
             <h2 id="counts-title">"What was rated"</h2>
             {move || charts(&records.get())}
@@ -158,7 +177,7 @@ fn dpo_source(records: &[Record]) -> ScoreSource {
 }
 
 /// Builds the file and its card and hands both to the browser as downloads.
-fn write_files(name: &str, table: &Table, records: &[Record], parquet: bool) -> Result<String, String> {
+fn write_files(name: &str, table: &Table, records: &[Record], policies: Vec<String>, parquet: bool) -> Result<String, String> {
     if table.is_empty() {
         return Err("Nothing to export yet: rate some completions in Contribute first.".to_owned());
     }
@@ -168,6 +187,7 @@ fn write_files(name: &str, table: &Table, records: &[Record], parquet: bool) -> 
         (format!("{name}.jsonl"), to_jsonl(table))
     };
     let mut card = DatasetCard::new("Prefab preference dataset", records);
+    card.policies = policies;
     card.configs.push(CardConfig {
         name: name.to_owned(),
         path: file.clone(),
