@@ -135,13 +135,15 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
   ]);
 
   const everyone = [alice, bob, carol, dave, erin];
+  /** Signs `person` in through Settings, opens the link and rates `count` items. */
+  async function signedInRating(person, count) {
+    await signIn(person.page, person.name);
+    await signedInAs(person.page, person.name);
+    await openLink(person.page, link);
+    await rate(person.page, person.name, person.tap, pressed, count);
+  }
   await Promise.all([
-    (async () => {
-      await signIn(alice.page, 'alice');
-      await signedInAs(alice.page, 'alice');
-      await openLink(alice.page, link);
-      await rate(alice.page, 'alice', false, pressed, 30);
-    })(),
+    signedInRating(alice, 30),
     (async () => {
       // Bob rates at once and signs in when the page asks, to upload.
       await openLink(bob.page, link);
@@ -156,10 +158,7 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
       await rate(bob.page, 'bob', true, pressed, 27);
     })(),
     (async () => {
-      await signIn(carol.page, 'carol');
-      await signedInAs(carol.page, 'carol');
-      await openLink(carol.page, link);
-      await rate(carol.page, 'carol', false, pressed, 12);
+      await signedInRating(carol, 12);
       // Offline half-way: ratings are kept and wait.
       await carol.context.setOffline(true);
       await rate(carol.page, 'carol', false, pressed, 5);
@@ -174,18 +173,8 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
       await carol.context.unroute(`${hubUrl}/**`);
       await rate(carol.page, 'carol', false, pressed, 8);
     })(),
-    (async () => {
-      await signIn(dave.page, 'dave');
-      await signedInAs(dave.page, 'dave');
-      await openLink(dave.page, link);
-      await rate(dave.page, 'dave', true, pressed, 30);
-    })(),
-    (async () => {
-      await signIn(erin.page, 'erin');
-      await signedInAs(erin.page, 'erin');
-      await openLink(erin.page, link);
-      await rate(erin.page, 'erin', false, pressed, 30);
-    })(),
+    signedInRating(dave, 30),
+    signedInRating(erin, 30),
   ]).catch(async (error) => {
     for (const each of everyone) console.log(`${each.name}: still waiting for ${[...each.pending.values()].join(', ') || 'nothing'}`);
     const started = Date.now();
@@ -194,10 +183,10 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
     throw error;
   });
   assert.equal(pressed.length, 150);
-  for (const each of [alice, bob, carol, dave, erin]) await allUploaded(each.page, 30);
+  for (const each of everyone) await allUploaded(each.page, 30);
   await screenshot(bob.page, 'campaign-contribute-phone');
   await tokenOnlyInSessionStorage(alice.page);
-  for (const each of [alice, bob, carol, dave, erin]) assert.deepEqual(each.errors.filter((e) => !e.includes('Failed to load resource') && !e.includes('net::ERR')), [], `${each.name}'s page had no errors`);
+  for (const each of everyone) assert.deepEqual(each.errors.filter((e) => !e.includes('Failed to load resource') && !e.includes('net::ERR')), [], `${each.name}'s page had no errors`);
 
   // Mallory signs in and pushes a file claiming to be Alice's answers.
   const mallory = await person('mallory');
