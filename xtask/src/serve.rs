@@ -14,11 +14,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
-/// How many requests are answered at once. A thread is held for as long as a
-/// browser takes to read a file, and a room of phones reads the page's wasm
-/// (and the model) slowly, all at once: with a handful of threads the pages
-/// that came last waited for others' downloads to finish.
-const THREADS: usize = 64;
+/// How many requests are answered at once: a thread is held for as long as a
+/// browser takes to read a file (the page's wasm, a model download).
+const THREADS: usize = 16;
 
 /// A running server; it stops when dropped.
 pub struct Server {
@@ -63,42 +61,30 @@ impl Server {
     }
 }
 
-/// A tiny_http server listening on `addr`, with its connections tuned (see [`tuned`]).
+/// A tiny_http server listening on `addr`, without Nagle's delay (see [`without_nagle`]).
 pub fn listen(addr: &str) -> Result<tiny_http::Server, String> {
     let listener = std::net::TcpListener::bind(addr).map_err(|error| format!("cannot listen on {addr}: {error}"))?;
-    tiny_http::Server::from_listener(tuned(listener), None).map_err(|error| format!("cannot listen on {addr}: {error}"))
+    tiny_http::Server::from_listener(without_nagle(listener), None).map_err(|error| format!("cannot listen on {addr}: {error}"))
 }
 
-/// How long a kept-alive connection may sit idle before the server closes it.
-const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Sets two options on the listening socket, which the connections it
-/// accepts inherit (Linux, macOS):
-///
-/// - `TCP_NODELAY`: tiny_http writes a response through a 1 KiB buffer, so
-///   any larger answer leaves in two writes; with Nagle's algorithm the second
-///   waits for the ACK of the first, which a client on a kept-alive connection
-///   delays by 40 ms: every such request took 40 ms or more.
-/// - a read timeout of [`IDLE_CONNECTION`]: tiny_http gives each connection a
-///   thread of its pool for as long as it is open, and its pool can queue a
-///   new connection behind busy ones (two arriving together while one thread
-///   is idle). Kept-alive connections never ended, so a page's first request
-///   could wait forever — several browsers loading at once met it often. An
-///   idle connection is now answered 408 and closed (browsers then open a new
-///   one), which frees its thread for what was queued.
+/// Sets `TCP_NODELAY` on the listening socket, which the sockets it accepts
+/// inherit (Linux, macOS). tiny_http writes a response through a 1 KiB buffer,
+/// so any larger answer leaves in two writes; with Nagle's algorithm the
+/// second waits for the ACK of the first, which a client on a kept-alive
+/// connection delays by 40 ms: every such request took 40 ms or more.
 #[cfg(unix)]
-fn tuned(listener: std::net::TcpListener) -> std::net::TcpListener {
+fn without_nagle(listener: std::net::TcpListener) -> std::net::TcpListener {
     use std::os::fd::OwnedFd;
-    // The same socket seen as a stream for a moment, for its setsockopt calls.
+    // The same socket seen as a stream for a moment, for `set_nodelay` (a setsockopt on it).
     let socket = std::net::TcpStream::from(OwnedFd::from(listener));
-    if let Err(error) = socket.set_nodelay(true).and_then(|()| socket.set_read_timeout(Some(IDLE_CONNECTION))) {
-        eprintln!("xtask: cannot tune the server's socket ({error}); answers may be slow");
+    if let Err(error) = socket.set_nodelay(true) {
+        eprintln!("xtask: cannot set TCP_NODELAY ({error}); answers over 1 KiB may be slow");
     }
     std::net::TcpListener::from(OwnedFd::from(socket))
 }
 
 #[cfg(not(unix))]
-fn tuned(listener: std::net::TcpListener) -> std::net::TcpListener {
+fn without_nagle(listener: std::net::TcpListener) -> std::net::TcpListener {
     listener
 }
 
@@ -255,11 +241,10 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn accepted_connections_inherit_no_delay_and_the_idle_timeout() {
-        let listener = tuned(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    fn accepted_connections_inherit_no_delay() {
+        let listener = without_nagle(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
         let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (accepted, _) = listener.accept().unwrap();
         assert!(accepted.nodelay().unwrap());
-        assert_eq!(accepted.read_timeout().unwrap(), Some(IDLE_CONNECTION));
     }
 }
