@@ -19,7 +19,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use prefab_core::backoff::RetryPolicy;
-use prefab_core::campaign::{collect, contribution_file, Coverage, Manifest};
+use prefab_core::campaign::{collect, contribution_file, question_ids, Coverage, Manifest};
 use prefab_core::record::{HumanRating, Record};
 use prefab_hub::browser::{self, sleep};
 use prefab_hub::commit::{PlannedFile, RepoId};
@@ -88,22 +88,6 @@ pub struct Opened {
     pub records: Vec<Record>,
 }
 
-impl Opened {
-    /// The ids of every question the campaign asks.
-    pub fn question_ids(&self) -> HashSet<String> {
-        let targets = self.records.iter().map(prefab_core::contribute::Target::from);
-        let options = prefab_core::contribute::SessionOptions {
-            mode: self.manifest.mode,
-            annotator: "-".into(),
-            question: String::new(),
-            seed: self.manifest.seed,
-        };
-        prefab_core::contribute::Session::new(options, targets, [])
-            .map(|session| session.items().iter().map(|item| item.question_id(self.manifest.mode)).collect())
-            .unwrap_or_default()
-    }
-}
-
 /// The upload queue's state, kept in IndexedDB per campaign.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 struct UploadState {
@@ -114,6 +98,13 @@ struct UploadState {
     uploaded: HashMap<String, u64>,
     /// The batch being sent: sent again as this same file until it lands.
     outbox: Option<Outbox>,
+}
+
+impl UploadState {
+    /// Whether this version of the rating is on the Hub.
+    fn has_sent(&self, rating: &HumanRating) -> bool {
+        self.uploaded.get(&rating.id()) == Some(&rating.created_at_ms)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,7 +185,6 @@ pub struct Campaign {
     /// `navigator.onLine`, kept by the `online` and `offline` events.
     online: RwSignal<bool>,
     running: StoredValue<bool>,
-    refresh_now: RwSignal<bool>,
 }
 
 fn state_key(repo: &str) -> String {
@@ -221,12 +211,11 @@ impl Campaign {
             retrying: RwSignal::new(None),
             online,
             running: StoredValue::new(false),
-            refresh_now: RwSignal::new(false),
         }
     }
 
     fn set_opened(self, opened: Opened) {
-        self.questions.set(Arc::new(opened.question_ids()));
+        self.questions.set(Arc::new(question_ids(opened.manifest.mode, opened.manifest.seed, &opened.records)));
         self.opened.set(Some(Arc::new(opened)));
     }
 
@@ -243,7 +232,7 @@ impl Campaign {
     /// the moment a rating is stored, a batch lands or the connection drops.
     pub fn status(self, project: Project, account: HubAccount) -> UploadStatus {
         let mine = self.mine(project);
-        let uploaded = self.state.with(|state| mine.iter().filter(|rating| state.uploaded.get(&rating.id()) == Some(&rating.created_at_ms)).count());
+        let uploaded = self.state.with(|state| mine.iter().filter(|rating| state.has_sent(rating)).count());
         let waiting = mine.len() - uploaded;
         let blocked = if waiting == 0 {
             None
@@ -298,11 +287,6 @@ impl Campaign {
         });
     }
 
-    /// Asks the loop to read coverage again now.
-    pub fn refresh(self) {
-        self.refresh_now.set(true);
-    }
-
     /// The upload and coverage loop; runs while the page is open.
     async fn run(self, project: Project, account: HubAccount) {
         let policy = RetryPolicy { max_attempts: u32::MAX, base_delay_ms: 1_000.0, max_delay_ms: 60_000.0 };
@@ -320,8 +304,7 @@ impl Campaign {
             let questions = self.questions.get_untracked();
             let online = self.online.get_untracked();
             let hub = account.hub();
-            if online && (js_sys::Date::now() >= coverage_at || self.refresh_now.get_untracked()) {
-                self.refresh_now.set(false);
+            if online && js_sys::Date::now() >= coverage_at {
                 coverage_at = js_sys::Date::now() + COVERAGE_EVERY_MS;
                 if let Ok(contributions) = hub.read_contributions(&repo, &coverage_cache, &|_| {}).await {
                     let collected = collect(contributions.files);
@@ -333,7 +316,7 @@ impl Campaign {
             let mut state = self.state.get_untracked();
             let waiting: Vec<HumanRating> = untrack(|| self.mine(project))
                 .into_iter()
-                .filter(|rating| state.uploaded.get(&rating.id()) != Some(&rating.created_at_ms))
+                .filter(|rating| !state.has_sent(rating))
                 .collect();
             let now = js_sys::Date::now();
             if waiting.is_empty() {

@@ -10,13 +10,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use prefab_core::agreement::AgreementPolicy;
 use prefab_core::campaign::{Manifest, FORMAT, FORMAT_VERSION};
-use prefab_core::contribute::RatingMode;
 use prefab_hub::browser::PublishOptions;
 use prefab_hub::campaign::campaign_files;
 use prefab_hub::commit::RepoId;
 use prefab_hub::HubError;
 
 use crate::campaign::CampaignLink;
+use crate::contribute::QuestionSelect;
 use crate::hub_account::{HubAccount, SignedInLine};
 use crate::project::Project;
 
@@ -70,6 +70,7 @@ pub fn CampaignPublish() -> impl IntoView {
     let busy = RwSignal::new(false);
     let progress = RwSignal::new(None::<String>);
     let outcome = RwSignal::new(None::<Result<(String, String), PublishCampaignError>>);
+    let mode_problem = RwSignal::new(None::<String>);
 
     let publish = move |_| {
         let session = match account.require() {
@@ -143,21 +144,9 @@ pub fn CampaignPublish() -> impl IntoView {
             <label>"Dataset repo" <input data-testid="campaign-repo" prop:value=repo_text on:input=move |event| repo_text.set(event_target_value(&event)) placeholder="you/my-campaign" spellcheck="false" /></label>
             <label>"Title" <input data-testid="campaign-name" prop:value=title on:input=move |event| title.set(event_target_value(&event)) /></label>
             <label>"Question"
-                <select data-testid="campaign-mode" on:change=move |event| {
-                    let mode = match event_target_value(&event).as_str() {
-                        "pairwise" => RatingMode::Pairwise,
-                        "likert" => RatingMode::Likert,
-                        "ranking" => RatingMode::Ranking,
-                        _ => RatingMode::KtoThumbs,
-                    };
-                    spawn_local(async move { let _ = crate::project::save_rating_mode(project, mode).await; });
-                }>
-                    {[("thumbs", "👍 Good / 👎 Bad (KTO)", RatingMode::KtoThumbs), ("pairwise", "A vs B (DPO)", RatingMode::Pairwise), ("likert", "1 to 5", RatingMode::Likert), ("ranking", "Ranking", RatingMode::Ranking)]
-                        .into_iter()
-                        .map(|(value, label, mode)| view! { <option value=value selected=move || project.rating_mode.get() == mode>{label}</option> })
-                        .collect_view()}
-                </select>
+                <QuestionSelect testid="campaign-mode" selected=Signal::derive(move || project.rating_mode.get()) problem=mode_problem />
             </label>
+            {move || mode_problem.get().map(|message| view! { <p role="alert" class="error">{message}</p> })}
             <label>"People per item" <input data-testid="campaign-overlap" type="number" min="1" max="50" prop:value=overlap on:input=move |event| overlap.set(event_target_value(&event)) /></label>
             <label class="choice"><input type="checkbox" data-testid="campaign-unanimous" prop:checked=unanimous on:change=move |event| unanimous.set(event_target_checked(&event)) />"Keep a label only when everyone agrees (else: the majority)"</label>
             <div class="buttons"><button type="button" data-testid="campaign-publish-button" disabled=busy on:click=publish>"Publish as a campaign"</button></div>

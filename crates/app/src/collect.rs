@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use prefab_core::agreement::{agreement_report, AgreementReport};
-use prefab_core::campaign::{collect, matches_mode, per_person, Coverage, Manifest, Rejected};
+use prefab_core::agreement::AgreementReport;
+use prefab_core::campaign::{collect, question_ids, tally, Manifest, Rejected, Tally};
 use prefab_core::record::{assemble_records, Record};
 use prefab_hub::commit::RepoId;
 use prefab_hub::HubError;
 
-use crate::campaign::{link_in_address, Opened};
+use crate::campaign::link_in_address;
 use crate::hub_account::HubAccount;
 
 /// What Collect found.
@@ -49,16 +49,8 @@ async fn collect_campaign(account: HubAccount, repo: RepoId, report: &dyn Fn(Str
     let cache = std::cell::RefCell::new(prefab_hub::browser::ContributionCache::default());
     let contributions = hub.read_contributions(&repo, &cache, report).await?;
     let collected = collect(contributions.files);
-    let opened = Opened { repo: repo.id(), manifest: manifest.clone(), records: records.clone() };
-    let questions = opened.question_ids();
-    let (ratings, other): (Vec<_>, Vec<_>) = collected
-        .ratings
-        .into_iter()
-        .partition(|rating| matches_mode(&rating.value, manifest.mode) && questions.contains(&rating.value.question_id()));
-    let coverage = Coverage::of(&ratings);
-    let histogram = coverage.histogram(questions.iter().map(String::as_str));
-    let agreement = agreement_report(manifest.mode, &ratings);
-    let people = per_person(&ratings);
+    let questions = question_ids(manifest.mode, manifest.seed, &records);
+    let Tally { ratings, foreign, histogram, people, agreement } = tally(manifest.mode, &questions, collected.ratings);
     let prompts = records.iter().map(|record| record.prompt.clone());
     let generations = records.iter().flat_map(|record| record.generations.iter().map(|generation| (record.prompt.id.clone(), generation.clone())));
     let records = assemble_records(prompts, generations, ratings).records;
@@ -69,7 +61,7 @@ async fn collect_campaign(account: HubAccount, repo: RepoId, report: &dyn Fn(Str
         files: collected.files,
         pull_requests: contributions.pull_requests.iter().map(|pull| pull.num).collect(),
         rejected: collected.rejected,
-        foreign: other.len(),
+        foreign,
         people,
         histogram,
         agreement,

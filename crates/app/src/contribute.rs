@@ -215,19 +215,6 @@ pub fn Contribute() -> impl IntoView {
     });
     on_cleanup(move || on_key.remove());
 
-    let set_mode = move |event: ev::Event| {
-        let mode = match event_target_value(&event).as_str() {
-            "pairwise" => RatingMode::Pairwise,
-            "likert" => RatingMode::Likert,
-            "ranking" => RatingMode::Ranking,
-            _ => RatingMode::KtoThumbs,
-        };
-        spawn_local(async move {
-            if let Err(message) = project::save_rating_mode(project, mode).await {
-                problem.set(Some(message));
-            }
-        });
-    };
     let set_annotator = move |event: ev::Event| {
         let name = event_target_value(&event).trim().to_owned();
         if name.is_empty() || name == project.annotator.get_untracked() {
@@ -241,9 +228,6 @@ pub fn Contribute() -> impl IntoView {
     };
     let total = move || progress.get().map_or(0, |progress| progress.total);
     let rated = move || progress.get().map_or(0, |progress| progress.rated);
-    let mode_option = move |value: &'static str, label: &'static str, this: RatingMode| {
-        view! { <option value=value selected=move || mode.get() == this>{label}</option> }
-    };
 
     view! {
         <div class="contribute">
@@ -259,12 +243,7 @@ pub fn Contribute() -> impl IntoView {
             <div class="contribute-settings">
                 <label hidden=in_campaign>
                     "Question"
-                    <select data-testid="rating-mode" on:change=set_mode>
-                        {mode_option("thumbs", "👍 / 👎 (KTO)", RatingMode::KtoThumbs)}
-                        {mode_option("pairwise", "A vs B (DPO)", RatingMode::Pairwise)}
-                        {mode_option("likert", "1 to 5", RatingMode::Likert)}
-                        {mode_option("ranking", "Ranking", RatingMode::Ranking)}
-                    </select>
+                    <QuestionSelect testid="rating-mode" selected=mode.into() problem />
                 </label>
                 <label>
                     "Your name"
@@ -301,6 +280,33 @@ pub fn Contribute() -> impl IntoView {
                 <div data-testid="guidelines">{move || markdown(&opened.get().map(|opened| opened.manifest.guidelines.clone()).unwrap_or_else(|| project.guidelines.get()))}</div>
             </details>
         </div>
+    }
+}
+
+/// The project's kind of question, as a menu (Contribute, and Build's
+/// campaign panel); a choice is stored at once, a failure goes to `problem`.
+#[component]
+pub(crate) fn QuestionSelect(testid: &'static str, selected: Signal<RatingMode>, problem: RwSignal<Option<String>>) -> impl IntoView {
+    let project = expect_context::<Project>();
+    let kinds = [
+        ("thumbs", "👍 / 👎 (KTO)", RatingMode::KtoThumbs),
+        ("pairwise", "A vs B (DPO)", RatingMode::Pairwise),
+        ("likert", "1 to 5", RatingMode::Likert),
+        ("ranking", "Ranking", RatingMode::Ranking),
+    ];
+    let choose = move |event: ev::Event| {
+        let value = event_target_value(&event);
+        let Some(&(_, _, mode)) = kinds.iter().find(|(name, _, _)| *name == value) else { return };
+        spawn_local(async move {
+            if let Err(message) = project::save_rating_mode(project, mode).await {
+                problem.set(Some(message));
+            }
+        });
+    };
+    view! {
+        <select data-testid=testid on:change=choose>
+            {kinds.into_iter().map(|(value, label, mode)| view! { <option value=value selected=move || selected.get() == mode>{label}</option> }).collect_view()}
+        </select>
     }
 }
 

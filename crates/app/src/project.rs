@@ -185,7 +185,8 @@ async fn migrate_identity(
         .into_iter()
         .map(|rating| (rating.id(), rating))
         .collect();
-    let stale_ratings: Vec<String> = old_rating_ids.into_iter().filter(|id| !migrated.iter().any(|(new, _)| new == id)).collect();
+    let kept_ids: std::collections::HashSet<&str> = migrated.iter().map(|(id, _)| id.as_str()).collect();
+    let stale_ratings: Vec<String> = old_rating_ids.into_iter().filter(|id| !kept_ids.contains(id.as_str())).collect();
     let items: Vec<(String, ItemState)> = kept_items.into_iter().collect();
     store.put_all(Collection::Items, items.iter().map(|(key, state)| (key.as_str(), state))).await?;
     store.put_all(Collection::Ratings, migrated.iter().map(|(id, rating)| (id.as_str(), rating))).await?;

@@ -9,8 +9,7 @@
 //!   of 100 people × 200 ratings (`cargo xtask bench collect`), with
 //!   [`CountingAllocator`] for the memory it takes.
 
-use crate::agreement::agreement_report;
-use crate::campaign::{collect, contribution_file, matches_mode, per_person, CampaignError, ContributionFile, Coverage, Source, CONTRIBUTIONS_FOLDER};
+use crate::campaign::{collect, contribution_file, tally, CampaignError, ContributionFile, Source, CONTRIBUTIONS_FOLDER};
 use crate::contribute::{RatingMode, Session, SessionOptions, Target};
 use crate::export::binarize::BinarizePolicy;
 use crate::export::dpo::{dpo, DpoOptions};
@@ -289,12 +288,11 @@ pub fn campaign_files(prompts: usize, people: usize, ratings_each: usize, batch:
 /// One run of Collect's chain and what it found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectRun {
-    /// Seconds to merge the files: [`collect`] and keeping the campaign's questions.
+    /// Seconds to merge the files: [`collect`].
     pub merge: f64,
-    /// Seconds to count coverage: [`Coverage::of`] and its histogram.
-    pub coverage: f64,
-    /// Seconds to measure agreement: [`agreement_report`] and the answers per person.
-    pub agreement: f64,
+    /// Seconds to count what was merged: [`tally`] (the campaign's questions,
+    /// coverage, answers per person, agreement).
+    pub tally: f64,
     /// Files read.
     pub files: usize,
     /// Files rejected.
@@ -314,39 +312,29 @@ pub struct CollectRun {
 impl CollectRun {
     /// The whole chain's seconds.
     pub fn seconds(&self) -> f64 {
-        self.merge + self.coverage + self.agreement
+        self.merge + self.tally
     }
 }
 
-/// Export → Collect's work once the files are read, in the page's order
+/// Export → Collect's work once the files are read, as the page does it
 /// (`crates/app/src/collect.rs`): merge `files` (the campaign's, or a copy),
-/// keep the answers to the campaign's questions, count coverage and its
-/// histogram, measure agreement and each person's answers.
+/// then [`tally`] what was merged.
 pub fn collect_chain(campaign: &CampaignFiles, files: Vec<ContributionFile>, now: impl Fn() -> f64) -> CollectRun {
     let start = now();
     let collected = collect(files);
-    let (ratings, _foreign): (Vec<HumanRating>, Vec<HumanRating>) = collected
-        .ratings
-        .into_iter()
-        .partition(|rating| matches_mode(&rating.value, campaign.mode) && campaign.question_ids.contains(&rating.value.question_id()));
     let merged = now();
-    let coverage = Coverage::of(&ratings);
-    let histogram = coverage.histogram(campaign.question_ids.iter().map(String::as_str));
-    let counted = now();
-    let report = agreement_report(campaign.mode, &ratings);
-    let people = per_person(&ratings);
-    let measured = now();
+    let counted = tally(campaign.mode, &campaign.question_ids, collected.ratings);
+    let tallied = now();
     CollectRun {
         merge: merged - start,
-        coverage: counted - merged,
-        agreement: measured - counted,
+        tally: tallied - merged,
         files: collected.files,
         rejected: collected.rejected.len(),
-        kept: ratings.len(),
-        people: people.len(),
-        histogram,
-        agreement_value: report.value,
-        agreement_units: report.units,
+        kept: counted.ratings.len(),
+        people: counted.people.len(),
+        histogram: counted.histogram,
+        agreement_value: counted.agreement.value,
+        agreement_units: counted.agreement.units,
     }
 }
 
@@ -361,7 +349,7 @@ fn median(mut seconds: Vec<f64>) -> f64 {
 }
 
 /// A line such as `collect: 400000 ratings/s (20000 ratings in 2002 files, 6.4 MB;
-/// median 50.0 ms of 5 = merge 42.0 + coverage 2.0 + agreement 6.0; …)`, with
+/// median 50.0 ms of 5 = merge 42.0 + tally 8.0; …)`, with
 /// `memory` (the caller's figures) at the end.
 pub fn collect_line(campaign: &CampaignFiles, runs: &[CollectRun], memory: &str) -> String {
     let total = median(runs.iter().map(CollectRun::seconds).collect());
@@ -372,7 +360,7 @@ pub fn collect_line(campaign: &CampaignFiles, runs: &[CollectRun], memory: &str)
     let most = last.histogram.last().map_or(0, |&(ratings, _)| ratings);
     let value = last.agreement_value.map_or_else(|| "undefined".to_owned(), |value| format!("{value:.3}"));
     format!(
-        "collect: {:.0} ratings/s ({} ratings in {} files, {:.1} MB; median {:.1} ms of {} = merge {:.1} + coverage {:.1} + agreement {:.1}; \
+        "collect: {:.0} ratings/s ({} ratings in {} files, {:.1} MB; median {:.1} ms of {} = merge {:.1} + tally {:.1}; \
          {} answers kept ({} changed), {} files rejected, {} people, items rated 0..{most} times ({unrated} of {items} by no one), α {value} over {} items{memory})",
         campaign.ratings as f64 / total.max(1e-9),
         campaign.ratings,
@@ -381,8 +369,7 @@ pub fn collect_line(campaign: &CampaignFiles, runs: &[CollectRun], memory: &str)
         total * 1e3,
         runs.len(),
         step(|run| run.merge),
-        step(|run| run.coverage),
-        step(|run| run.agreement),
+        step(|run| run.tally),
         last.kept,
         campaign.changed,
         last.rejected,
@@ -507,7 +494,7 @@ mod tests {
             ticks.get()
         };
         let run = collect_chain(&campaign, campaign.files.clone(), clock);
-        assert_eq!((run.merge, run.coverage, run.agreement, run.seconds()), (0.25, 0.25, 0.25, 0.75));
+        assert_eq!((run.merge, run.tally, run.seconds()), (0.25, 0.25, 0.5));
         assert_eq!((run.files, run.rejected, run.people), (6 * 6 + 2, 2, 6));
         assert_eq!(run.kept, 6 * 30 - campaign.changed, "a changed answer replaces the earlier one");
         let items: usize = run.histogram.iter().map(|(_, items)| items).sum();
@@ -516,8 +503,8 @@ mod tests {
         assert!(run.histogram.len() > 3, "items get different numbers of ratings: {:?}", run.histogram);
         assert!(run.agreement_value.is_some() && run.agreement_units > 0);
         let line = collect_line(&campaign, &[run.clone(), run], ", memory");
-        assert!(line.starts_with("collect: 240 ratings/s (180 ratings in 38 files"), "{line}");
-        assert!(line.contains("median 750.0 ms of 2") && line.ends_with(", memory)"), "{line}");
+        assert!(line.starts_with("collect: 360 ratings/s (180 ratings in 38 files"), "{line}");
+        assert!(line.contains("median 500.0 ms of 2 = merge 250.0 + tally 250.0") && line.ends_with(", memory)"), "{line}");
     }
 
     #[test]

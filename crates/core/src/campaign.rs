@@ -24,10 +24,10 @@
 //! about, so every device agrees on what was rated and coverage can be
 //! counted without a server ([`Coverage`], [`priority`]).
 
-use crate::agreement::AgreementPolicy;
-use crate::contribute::RatingMode;
+use crate::agreement::{agreement_report, AgreementPolicy, AgreementReport};
+use crate::contribute::{RatingMode, Session, SessionOptions, Target};
 use crate::prng::SplitMix64;
-use crate::record::{sha256_hex, HumanRating, RatingValue, Record};
+use crate::record::{sha256_hex, HumanRating, Record};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -430,28 +430,44 @@ pub fn per_person(ratings: &[HumanRating]) -> Vec<(String, usize)> {
     counts.into_iter().map(|(name, count)| (name.to_owned(), count)).collect()
 }
 
-/// Only the ratings of questions this campaign asks (a stale or foreign
-/// rating is counted apart, not merged).
-pub fn about<'a>(ratings: &'a [HumanRating], question_ids: &HashSet<String>) -> (Vec<&'a HumanRating>, usize) {
-    let (kept, foreign): (Vec<&HumanRating>, Vec<&HumanRating>) = ratings.iter().partition(|rating| question_ids.contains(&rating.value.question_id()));
-    (kept, foreign.len())
+/// The ids of every question a campaign asks of its records: the items a
+/// rating session draws from them (see [`crate::contribute::Session`]). A
+/// question id names the kind of question too, so a rating of another kind
+/// is never about one of these.
+pub fn question_ids(mode: RatingMode, seed: u64, records: &[Record]) -> HashSet<String> {
+    let options = SessionOptions { mode, annotator: "-".into(), question: String::new(), seed };
+    Session::new(options, records.iter().map(Target::from), [])
+        .map(|session| session.items().iter().map(|item| item.question_id(mode)).collect())
+        .unwrap_or_default()
 }
 
-/// The value a rating would have in `mode`, for filtering ratings by kind.
-pub fn matches_mode(value: &RatingValue, mode: RatingMode) -> bool {
-    matches!(
-        (value, mode),
-        (RatingValue::KtoThumbs { .. }, RatingMode::KtoThumbs)
-            | (RatingValue::Pairwise { .. }, RatingMode::Pairwise)
-            | (RatingValue::Likert { .. }, RatingMode::Likert)
-            | (RatingValue::Ranking { .. }, RatingMode::Ranking)
-    )
+/// What Collect shows of a campaign's merged ratings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tally {
+    /// The answers to the campaign's questions.
+    pub ratings: Vec<HumanRating>,
+    /// Answers about questions the campaign does not ask (left out).
+    pub foreign: usize,
+    /// Items by number of people who rated them (see [`Coverage::histogram`]).
+    pub histogram: Vec<(usize, usize)>,
+    /// Answers per person.
+    pub people: Vec<(String, usize)>,
+    /// How far people agree.
+    pub agreement: AgreementReport,
+}
+
+/// Keeps the answers to the campaign's `questions` (of `mode`) and counts
+/// them: coverage, answers per person, agreement.
+pub fn tally(mode: RatingMode, questions: &HashSet<String>, ratings: Vec<HumanRating>) -> Tally {
+    let (ratings, foreign): (Vec<HumanRating>, Vec<HumanRating>) = ratings.into_iter().partition(|rating| questions.contains(&rating.value.question_id()));
+    let histogram = Coverage::of(&ratings).histogram(questions.iter().map(String::as_str));
+    Tally { histogram, people: per_person(&ratings), agreement: agreement_report(mode, &ratings), foreign: foreign.len(), ratings }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Verdict;
+    use crate::record::{Generation, Prompt, RatingValue, Verdict};
 
     fn thumbs(annotator: &str, generation: &str, up: bool, at: u64) -> HumanRating {
         HumanRating {
@@ -584,5 +600,34 @@ mod tests {
         };
         assert_eq!(order("ann"), order("ann"), "the same person, the same order");
         assert_ne!(order("ann"), order("bob"), "two people spread out");
+    }
+
+    #[test]
+    fn the_questions_are_the_sessions_and_a_tally_keeps_only_them() {
+        let mut record = Record::new(Prompt::new("Hi"));
+        for text in ["a", "b", "c"] {
+            let mut generation = Generation { model_id: "m".into(), raw_text: text.into(), text: text.into(), ..Generation::default() };
+            generation.id = generation.compute_id(&record.prompt.id);
+            record.generations.push(generation);
+        }
+        let ids: Vec<String> = record.generations.iter().map(|g| g.id.clone()).collect();
+        assert_eq!(question_ids(RatingMode::KtoThumbs, 7, std::slice::from_ref(&record)).len(), 3);
+        assert_eq!(question_ids(RatingMode::Ranking, 7, std::slice::from_ref(&record)).len(), 1);
+        let questions = question_ids(RatingMode::Pairwise, 7, &[record]);
+        assert_eq!(questions.len(), 3, "every pair of three");
+        let pair = |who: &str, a: &str, b: &str| HumanRating {
+            annotator: who.into(),
+            question: "which?".into(),
+            value: RatingValue::Pairwise { a: a.into(), b: b.into(), verdict: Verdict::A },
+            created_at_ms: 1,
+        };
+        // Thumbs about a campaign completion are not a question this campaign asks.
+        let ratings = vec![pair("x", &ids[0], &ids[1]), pair("y", &ids[1], &ids[0]), thumbs("x", &ids[0], true, 1), pair("x", &ids[0], "elsewhere")];
+        let counted = tally(RatingMode::Pairwise, &questions, ratings);
+        assert_eq!((counted.ratings.len(), counted.foreign), (2, 2));
+        assert_eq!(counted.histogram, [(0, 2), (1, 0), (2, 1)]);
+        assert_eq!(counted.people, [("x".to_owned(), 1), ("y".to_owned(), 1)]);
+        // Both pressed A, but A was a different completion for each: they disagree.
+        assert_eq!((counted.agreement.units, counted.agreement.value), (1, Some(0.0)));
     }
 }
