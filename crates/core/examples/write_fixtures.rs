@@ -17,7 +17,7 @@ use prefab_core::export::kto::{kto, KtoOptions};
 use prefab_core::export::raw::raw_generations;
 use prefab_core::export::Style;
 use prefab_core::record::{
-    Aspect, Backend, Generation, HumanRating, Judgment, ParseStatus, Prompt, RatingValue, Record,
+    Aspect, Backend, Generation, HumanRating, JudgeMode, Judgment, ParseStatus, Prompt, RatingValue, Record,
 };
 use prefab_core::table::Table;
 use prefab_core::write::{jsonl::to_jsonl, parquet::to_parquet};
@@ -33,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let policy = BinarizePolicy {
         source: ScoreSource::Judge {
             aspect: Some(Aspect::OverallRating),
+            judge: None,
         },
         strategy: PairStrategy::BestVsWorst,
         min_margin: 1.0,
@@ -55,18 +56,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dpo_standard = dpo(
         &records,
         &DpoOptions {
-            policy,
+            policy: policy.clone(),
             style: Style::Standard,
         },
     );
     let dpo_chat = dpo(
         &records,
         &DpoOptions {
-            policy,
+            policy: policy.clone(),
             style: Style::Conversational,
         },
     );
-    let raw = raw_generations(&records, Aspect::OverallRating);
+    let raw = raw_generations(&records, &policy.source);
 
     let exports: [(&str, &str, &Table); 5] = [
         ("kto", "TRL KTO, standard", &kto_standard.table),
@@ -205,6 +206,9 @@ fn records() -> Vec<Record> {
                 raw_output: format!("#### Output for Text {}\nRating: {rating}\n", g + 1),
                 status: ParseStatus::Parsed,
                 created_at_ms: 1_760_000_000_500,
+                mode: JudgeMode::Critique,
+                prompt_version: String::new(),
+                confidence: None,
             });
             for (annotator, &up) in ["alice", "bob", "carol"].iter().zip(&votes[(p + g) % 2]) {
                 record.ratings.push(HumanRating {

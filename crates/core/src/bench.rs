@@ -15,7 +15,7 @@ use crate::export::binarize::BinarizePolicy;
 use crate::export::dpo::{dpo, DpoOptions};
 use crate::prng::SplitMix64;
 use crate::prompt_import::{import_prompts, Format};
-use crate::record::{sha256_hex, Aspect, Generation, HumanRating, Judgment, ParseStatus, Prompt, RatingValue, Record, Verdict};
+use crate::record::{sha256_hex, Aspect, Generation, HumanRating, JudgeMode, Judgment, ParseStatus, Prompt, RatingValue, Record, Verdict};
 use crate::write::parquet::to_parquet;
 use crate::Error;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -90,6 +90,9 @@ pub fn run(rows: usize, now: impl Fn() -> f64) -> Result<Vec<Measurement>, Error
                         raw_output: String::new(),
                         status: ParseStatus::Parsed,
                         created_at_ms: 0,
+                        mode: JudgeMode::Critique,
+                        prompt_version: String::new(),
+                        confidence: None,
                     }],
                     ..Default::default()
                 });

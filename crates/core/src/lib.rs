@@ -35,6 +35,7 @@ pub mod chat;
 pub mod contribute;
 mod error;
 pub mod export;
+pub mod judge;
 pub mod pool_plan;
 pub mod prng;
 pub mod prompt_import;

@@ -270,6 +270,48 @@ pub struct Judgment {
     pub status: ParseStatus,
     /// When, in Unix milliseconds.
     pub created_at_ms: u64,
+    /// How the judge rated: a written critique, or the probabilities of the
+    /// ratings as its next token.
+    #[serde(default)]
+    pub mode: JudgeMode,
+    /// The version of Prefab's judge prompt it was asked with
+    /// ([`crate::judge::PROMPT_VERSION`]); empty when unknown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prompt_version: String,
+    /// For a logit judge: the probability of its most likely rating, among
+    /// the five (how sure it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+}
+
+impl Judgment {
+    /// Who judged, and how: `"{model} · {mode} · {aspect}"`. Judgments with
+    /// the same label come from one judge and are compared and averaged
+    /// together.
+    pub fn judge_label(&self) -> String {
+        format!("{} · {} · {}", self.judge_id, self.mode.as_str(), self.aspect.as_str())
+    }
+}
+
+/// How a judge rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum JudgeMode {
+    /// It writes a rating and a rationale (UltraFeedback), parsed from its text.
+    #[default]
+    Critique,
+    /// One forward pass: the probabilities of "1".."5" as its next token.
+    Logit,
+}
+
+impl JudgeMode {
+    /// `critique` or `logit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JudgeMode::Critique => "critique",
+            JudgeMode::Logit => "logit",
+        }
+    }
 }
 
 /// The outcome of an A-vs-B question.
@@ -633,6 +675,9 @@ mod tests {
             raw_output: "Rating: 5".into(),
             status: ParseStatus::Parsed,
             created_at_ms: 1,
+            mode: JudgeMode::Critique,
+            prompt_version: String::new(),
+            confidence: None,
         });
         record.ratings.push(HumanRating {
             annotator: "ann".into(),

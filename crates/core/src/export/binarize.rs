@@ -21,14 +21,17 @@ use crate::record::{Aspect, ParseStatus, RatingValue, Record, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// Where a generation's score comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ScoreSource {
-    /// The mean of the judges' parsed ratings on one aspect, or on every
-    /// aspect when `aspect` is `None`.
+    /// One judge's parsed ratings (`judge`, its [`crate::record::Judgment::judge_label`]),
+    /// or the mean of a panel: every judge, on one aspect or on all of them.
     Judge {
         /// The aspect, or all of them.
         aspect: Option<Aspect>,
+        /// One judge by its label, or every judge.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        judge: Option<String>,
     },
     /// The mean of people's 1–5 scores.
     Likert,
@@ -42,13 +45,15 @@ pub enum ScoreSource {
 
 impl ScoreSource {
     /// A description for the dataset card.
-    pub fn describe(self) -> String {
+    pub fn describe(&self) -> String {
         match self {
+            ScoreSource::Judge { judge: Some(judge), .. } => format!("the UltraFeedback ratings of one judge ({judge})"),
             ScoreSource::Judge {
                 aspect: Some(aspect),
-            } => format!("the judge's UltraFeedback ratings on {}", aspect.as_str()),
-            ScoreSource::Judge { aspect: None } => {
-                "the mean of the judge's UltraFeedback ratings over all aspects".to_string()
+                judge: None,
+            } => format!("the mean of the judges' UltraFeedback ratings on {}", aspect.as_str()),
+            ScoreSource::Judge { aspect: None, judge: None } => {
+                "the mean of the judges' UltraFeedback ratings over all judges and aspects".to_string()
             }
             ScoreSource::Likert => "the mean of human 1–5 ratings".to_string(),
             ScoreSource::Ranking => {
@@ -74,7 +79,7 @@ pub enum PairStrategy {
 }
 
 /// Everything that decides the pairs; it is recorded in the export and its card.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BinarizePolicy {
     /// Where scores come from.
     pub source: ScoreSource,
@@ -89,7 +94,7 @@ pub struct BinarizePolicy {
 impl Default for BinarizePolicy {
     fn default() -> BinarizePolicy {
         BinarizePolicy {
-            source: ScoreSource::Judge { aspect: None },
+            source: ScoreSource::Judge { aspect: None, judge: None },
             strategy: PairStrategy::BestVsRandom,
             min_margin: 0.0,
             seed: 42,
@@ -177,7 +182,7 @@ pub fn binarize(
 
 /// Each generation's score from a source, in generation order; `None` for
 /// a generation the source says nothing about.
-pub fn scores(record: &Record, source: ScoreSource) -> Vec<Option<f64>> {
+pub fn scores(record: &Record, source: &ScoreSource) -> Vec<Option<f64>> {
     let position = record.generation_positions();
     // Per generation: (sum, count) of the values that make its score.
     let mut sums = vec![(0.0f64, 0usize); record.generations.len()];
@@ -188,10 +193,14 @@ pub fn scores(record: &Record, source: ScoreSource) -> Vec<Option<f64>> {
         }
     };
     match source {
-        ScoreSource::Judge { aspect } => {
+        ScoreSource::Judge { aspect, judge } => {
             for g in &record.generations {
                 for j in &g.judgments {
-                    if j.status == ParseStatus::Parsed && aspect.is_none_or(|a| a == j.aspect) {
+                    let chosen = match judge {
+                        Some(label) => j.judge_label() == *label,
+                        None => aspect.is_none_or(|a| a == j.aspect),
+                    };
+                    if j.status == ParseStatus::Parsed && chosen {
                         if let Some(rating) = j.rating {
                             add(&g.id, rating);
                         }
@@ -251,7 +260,7 @@ mod tests {
 
     fn policy(strategy: PairStrategy, min_margin: f64, seed: u64) -> BinarizePolicy {
         BinarizePolicy {
-            source: ScoreSource::Judge { aspect: None },
+            source: ScoreSource::Judge { aspect: None, judge: None },
             strategy,
             min_margin,
             seed,
@@ -324,18 +333,23 @@ mod tests {
         honesty.rating = Some(4.0);
         record.generations[1].judgments.push(honesty);
         assert_eq!(
-            scores(&record, ScoreSource::Judge { aspect: None }),
+            scores(&record, &ScoreSource::Judge { aspect: None, judge: None }),
             [Some(4.0), Some(3.0)]
         );
         assert_eq!(
             scores(
                 &record,
-                ScoreSource::Judge {
-                    aspect: Some(Aspect::Honesty)
+                &ScoreSource::Judge {
+                    aspect: Some(Aspect::Honesty),
+                    judge: None,
                 }
             ),
             [None, Some(4.0)]
         );
+        // One judge of the panel, by its label.
+        let one = ScoreSource::Judge { aspect: None, judge: Some("judge · critique · honesty".into()) };
+        assert_eq!(scores(&record, &one), [None, Some(4.0)]);
+        assert!(one.describe().contains("one judge (judge · critique · honesty)"));
     }
 
     #[test]
@@ -408,19 +422,19 @@ mod tests {
             ),
         ];
         assert_eq!(
-            scores(&record, ScoreSource::Likert),
+            scores(&record, &ScoreSource::Likert),
             [Some(4.5), None, None]
         );
         assert_eq!(
-            scores(&record, ScoreSource::Ranking),
+            scores(&record, &ScoreSource::Ranking),
             [Some(0.5), Some(0.0), Some(1.0)]
         );
         assert_eq!(
-            scores(&record, ScoreSource::Pairwise),
+            scores(&record, &ScoreSource::Pairwise),
             [Some(0.75), Some(0.25), None]
         );
         assert_eq!(
-            scores(&record, ScoreSource::Thumbs),
+            scores(&record, &ScoreSource::Thumbs),
             [None, Some(0.5), None]
         );
     }
@@ -433,7 +447,7 @@ mod tests {
         }
         .describe();
         assert!(
-            text.contains("mean of the judge's UltraFeedback ratings"),
+            text.contains("mean of the judges' UltraFeedback ratings over all judges"),
             "{text}"
         );
         assert!(text.contains("random lower-scored one (seed 42)"), "{text}");

@@ -7,7 +7,7 @@ use crate::record::Record;
 use crate::table::{DataType, Field, Table, Value};
 
 /// What to export.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DpoOptions {
     /// How pairs are chosen.
     pub policy: BinarizePolicy,
@@ -73,10 +73,10 @@ pub fn schema(style: Style) -> Vec<Field> {
 
 /// One DPO row per prompt whose generations binarize into a pair.
 pub fn dpo(records: &[Record], options: &DpoOptions) -> DpoExport {
-    let policy = options.policy;
+    let policy = options.policy.clone();
     let mut table = Table::new(schema(options.style));
     let mut report = DpoReport {
-        policy,
+        policy: policy.clone(),
         style: options.style,
         rows: 0,
         dropped_too_few: 0,
@@ -84,7 +84,7 @@ pub fn dpo(records: &[Record], options: &DpoOptions) -> DpoExport {
         dropped_margin: 0,
     };
     for record in records {
-        let scores = scores(record, policy.source);
+        let scores = scores(record, &policy.source);
         let (c, r) = match binarize(&scores, &policy, &record.prompt.id) {
             Ok(pair) => pair,
             Err(Dropped::TooFew) => {
@@ -125,7 +125,7 @@ mod tests {
     fn options(style: Style) -> DpoOptions {
         DpoOptions {
             policy: BinarizePolicy {
-                source: ScoreSource::Judge { aspect: None },
+                source: ScoreSource::Judge { aspect: None, judge: None },
                 strategy: PairStrategy::BestVsWorst,
                 min_margin: 1.0,
                 seed: 0,

@@ -111,6 +111,9 @@ pub(crate) mod fixtures {
                 raw_output: String::new(),
                 status: ParseStatus::Parsed,
                 created_at_ms: 2,
+                mode: JudgeMode::Critique,
+                prompt_version: String::new(),
+                confidence: None,
             });
         }
         g

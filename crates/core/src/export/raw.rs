@@ -1,86 +1,70 @@
 //! Raw generations in the DIBT format: one row per prompt with every
-//! generation side by side, and the judge's ratings when there are any.
+//! generation side by side, and a rating and rationale for each.
 //!
 //! | column | type |
 //! |---|---|
 //! | `input` | string: the prompt |
 //! | `generation_model` | list of the models |
-//! | `generation_prompt` | list of the exact rendered prompts |
+//! | `generation_prompt` | list of what each model was given: the prompt after its chat template for a local model, the messages sent (JSON) for a hosted one |
 //! | `raw_generation_responses` | list of the raw outputs |
 //! | `generations` | list of the cleaned completions |
-//! | `ratings` | list of ratings, null where unread (when judged) |
-//! | `rationales` | list of rationales, null where absent (when judged) |
+//! | `ratings` | list of ratings from the chosen source, null where there is none |
+//! | `rationales` | list of the judges' rationales, null where there is none |
+//!
+//! Every list has one entry per generation, in the same order.
 
-use crate::record::{Aspect, Generation, Judgment, ParseStatus, Record};
+use super::binarize::{scores, ScoreSource};
+use crate::record::{Generation, Judgment, Record};
 use crate::table::{DataType, Field, Table, Value};
 
-/// The raw table; `ratings` and `rationales` are added when any generation
-/// has a judgment on `aspect`. Prompts without generations are left out.
-pub fn raw_generations(records: &[Record], aspect: Aspect) -> Table {
-    let judged = records
-        .iter()
-        .flat_map(|r| &r.generations)
-        .any(|g| judgment_on(g, aspect).is_some());
-
-    let mut schema = vec![
+/// The raw table, rated by `source` (a judge, a panel of judges, or people).
+/// Prompts without generations are left out.
+pub fn raw_generations(records: &[Record], source: &ScoreSource) -> Table {
+    let schema = vec![
         Field::required("input", DataType::String),
         Field::required("generation_model", DataType::list_of(DataType::String)),
         Field::required("generation_prompt", DataType::list_of(DataType::String)),
-        Field::required(
-            "raw_generation_responses",
-            DataType::list_of(DataType::String),
-        ),
+        Field::required("raw_generation_responses", DataType::list_of(DataType::String)),
         Field::required("generations", DataType::list_of(DataType::String)),
+        Field::required("ratings", DataType::list_of_nullable(DataType::Float64)),
+        Field::required("rationales", DataType::list_of_nullable(DataType::String)),
     ];
-    if judged {
-        schema.push(Field::required(
-            "ratings",
-            DataType::list_of_nullable(DataType::Float64),
-        ));
-        schema.push(Field::required(
-            "rationales",
-            DataType::list_of_nullable(DataType::String),
-        ));
-    }
     let mut table = Table::new(schema);
     for record in records.iter().filter(|r| !r.generations.is_empty()) {
-        let column = |f: &dyn Fn(&Generation) -> Value| {
-            Value::List(record.generations.iter().map(f).collect())
-        };
-        let mut row = vec![
+        let column = |f: &dyn Fn(&Generation) -> Value| Value::List(record.generations.iter().map(f).collect());
+        let ratings = scores(record, source).into_iter().map(|score| score.map_or(Value::Null, Value::Float)).collect();
+        table.rows.push(vec![
             Value::str(record.prompt.text.as_str()),
             column(&|g| Value::str(g.model_id.as_str())),
             column(&|g| Value::str(g.rendered_prompt.as_str())),
             column(&|g| Value::str(g.raw_text.as_str())),
             column(&|g| Value::str(g.text.as_str())),
-        ];
-        if judged {
-            row.push(column(&|g| match judgment_on(g, aspect) {
-                Some(j) if j.status == ParseStatus::Parsed => {
-                    j.rating.map_or(Value::Null, Value::Float)
-                }
-                _ => Value::Null,
-            }));
-            row.push(column(&|g| {
-                judgment_on(g, aspect)
-                    .and_then(|j| j.rationale.as_deref())
-                    .map_or(Value::Null, Value::str)
-            }));
-        }
-        table.rows.push(row);
+            Value::List(ratings),
+            column(&|g| rationale(g, source).map_or(Value::Null, Value::str)),
+        ]);
     }
     table
 }
 
-fn judgment_on(generation: &Generation, aspect: Aspect) -> Option<&Judgment> {
-    generation.judgments.iter().find(|j| j.aspect == aspect)
+/// The first rationale among the judgments `source` reads.
+fn rationale<'a>(generation: &'a Generation, source: &ScoreSource) -> Option<&'a str> {
+    let chosen = |j: &Judgment| match source {
+        ScoreSource::Judge { judge: Some(label), .. } => j.judge_label() == *label,
+        ScoreSource::Judge { aspect, judge: None } => aspect.is_none_or(|a| a == j.aspect),
+        _ => true,
+    };
+    generation.judgments.iter().filter(|j| chosen(j)).find_map(|j| j.rationale.as_deref())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::export::fixtures::{generation, judged};
-    use crate::record::{Prompt, Record};
+    use crate::record::{Aspect, ParseStatus, Prompt, Record};
+
+    fn panel() -> ScoreSource {
+        ScoreSource::Judge { aspect: None, judge: None }
+    }
 
     #[test]
     fn one_row_per_prompt_with_lists_per_generation() {
@@ -91,10 +75,7 @@ mod tests {
         record
             .generations
             .push(generation(&record.prompt, "m2", "A2", None));
-        let table = raw_generations(
-            &[record, Record::new(Prompt::new("empty"))],
-            Aspect::OverallRating,
-        );
+        let table = raw_generations(&[record, Record::new(Prompt::new("empty"))], &panel());
         assert_eq!(
             table.column_names(),
             [
@@ -102,7 +83,9 @@ mod tests {
                 "generation_model",
                 "generation_prompt",
                 "raw_generation_responses",
-                "generations"
+                "generations",
+                "ratings",
+                "rationales"
             ]
         );
         assert_eq!(
@@ -116,6 +99,8 @@ mod tests {
                 ]),
                 Value::List(vec![Value::str("A1</s>"), Value::str("A2</s>")]),
                 Value::List(vec![Value::str("A1"), Value::str("A2")]),
+                Value::List(vec![Value::Null, Value::Null]),
+                Value::List(vec![Value::Null, Value::Null]),
             ]]
         );
     }
@@ -127,7 +112,7 @@ mod tests {
         record
             .generations
             .push(generation(&record.prompt, "m3", "A3", None));
-        let table = raw_generations(&[record], Aspect::OverallRating);
+        let table = raw_generations(&[record], &panel());
         assert_eq!(table.column_names()[5..], ["ratings", "rationales"]);
         assert_eq!(
             table.rows[0][5],
@@ -141,12 +126,8 @@ mod tests {
                 Value::Null
             ])
         );
-        // Another aspect was not judged: no rating columns.
-        assert_eq!(
-            raw_generations(&[judged("Q", &[1.0])], Aspect::Honesty)
-                .schema
-                .len(),
-            5
-        );
+        // Another aspect was not judged: the columns are there, empty.
+        let honesty = ScoreSource::Judge { aspect: Some(Aspect::Honesty), judge: None };
+        assert_eq!(raw_generations(&[judged("Q", &[1.0])], &honesty).rows[0][5..], [Value::List(vec![Value::Null]), Value::List(vec![Value::Null])]);
     }
 }

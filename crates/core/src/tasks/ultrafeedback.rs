@@ -19,7 +19,7 @@
 //! [`UltraFeedback::parse_json`].
 
 use crate::chat::ChatMessage;
-use crate::record::{Aspect, Judgment, ParseStatus};
+use crate::record::{Aspect, JudgeMode, Judgment, ParseStatus};
 use crate::table::Value;
 
 /// Ratings run from 1 to 5 on every aspect.
@@ -290,6 +290,9 @@ well it follows the instruction, taken together.
                 raw_output: raw_output.to_string(),
                 status: p.status,
                 created_at_ms,
+                mode: JudgeMode::Critique,
+                prompt_version: crate::judge::PROMPT_VERSION.to_string(),
+                confidence: None,
             })
             .collect()
     }
