@@ -16,7 +16,7 @@ use std::rc::Rc;
 use crate::hub_account::HubAccount;
 use crate::hub_import::{HubPicker, HubSource};
 use crate::local_model::{LocalModel, ModelState};
-use crate::pool_run::{PoolRun, RunState};
+use crate::pool_run::{PoolRun, RunState, Runs};
 use crate::project::{self, ItemState, Project};
 
 /// The Build place.
@@ -26,6 +26,8 @@ pub fn Build() -> impl IntoView {
         <PromptsPanel />
         <PoolPanel />
         <RunPanel />
+        <crate::refine::EvolPanel />
+        <crate::refine::JudgesPanel />
         <GuidelinesPanel />
         <crate::campaign_publish::CampaignPublish />
     }
@@ -420,14 +422,7 @@ fn PoolPanel() -> impl IntoView {
 fn RunPanel() -> impl IntoView {
     let project = expect_context::<Project>();
     let model = expect_context::<LocalModel>();
-    let run = expect_context::<PoolRun>();
-    let state = run.state;
-    let progress = run.progress;
-    let summary = move || {
-        let progress = progress.get();
-        let left = progress.seconds_left().map(|s| format!(" · about {:.0} s left", s)).unwrap_or_default();
-        format!("{} of {} done · {:.1} tok/s{left}", progress.done, progress.total, progress.tokens_per_second())
-    };
+    let run = expect_context::<Runs>().pool;
     let retry = move |key: String| {
         spawn_local(async move {
             if project::save_item(project, &key, ItemState::Pending).await.is_ok() {
@@ -438,19 +433,39 @@ fn RunPanel() -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="run-title" data-testid="run-panel">
             <h2 id="run-title">"Run"</h2>
-            <div class="buttons">
-                <button type="button" data-testid="run-start" on:click=move |_| run.start(project, model)
-                    disabled=move || state.get() == RunState::Running || project.prompts.with(Vec::is_empty) || project.pool.with(Vec::is_empty)>
-                    {move || if state.get() == RunState::Paused { "Resume" } else { "Run" }}
-                </button>
-                <button type="button" data-testid="run-pause" on:click=move |_| run.pause() disabled=move || state.get() != RunState::Running>"Pause"</button>
-                <button type="button" data-testid="run-cancel" on:click=move |_| run.cancel() disabled=move || state.get() == RunState::Idle>"Cancel"</button>
-            </div>
-            <progress aria-label="Pool progress" max=move || progress.get().total.max(1) value=move || progress.get().done></progress>
-            <p role="status" data-testid="run-status" data-state=move || format!("{:?}", state.get()).to_lowercase()>{summary}</p>
-            {move || run.problem.get().map(|message| view! { <p class="error" role="alert" data-testid="run-problem">{message}</p> })}
+            <RunControls run testid="run" can_start=Signal::derive(move || !project.prompts.with(Vec::is_empty) && !project.pool.with(Vec::is_empty)) />
             <ResultsTable retry />
         </section>
+    }
+}
+
+/// A stage's Run (or Resume), Pause and Cancel, its progress bar and
+/// status line, and the problem that stopped it; `testid` prefixes the
+/// elements' test ids (`{testid}-start`, `{testid}-status`, …).
+#[component]
+pub fn RunControls(run: PoolRun, testid: &'static str, #[prop(into)] can_start: Signal<bool>) -> impl IntoView {
+    let project = expect_context::<Project>();
+    let model = expect_context::<LocalModel>();
+    let state = run.state;
+    let progress = run.progress;
+    let summary = move || {
+        let progress = progress.get();
+        let left = progress.seconds_left().map(|s| format!(" · about {:.0} s left", s)).unwrap_or_default();
+        let speed = if progress.tokens_this_run > 0 { format!(" · {:.1} tok/s", progress.tokens_per_second()) } else { String::new() };
+        format!("{} of {} done{speed}{left}", progress.done, progress.total)
+    };
+    view! {
+        <div class="buttons">
+            <button type="button" data-testid=format!("{testid}-start") on:click=move |_| run.start(project, model)
+                disabled=move || state.get() == RunState::Running || !can_start.get()>
+                {move || if state.get() == RunState::Paused { "Resume" } else { "Run" }}
+            </button>
+            <button type="button" data-testid=format!("{testid}-pause") on:click=move |_| run.pause() disabled=move || state.get() != RunState::Running>"Pause"</button>
+            <button type="button" data-testid=format!("{testid}-cancel") on:click=move |_| run.cancel() disabled=move || state.get() == RunState::Idle>"Cancel"</button>
+        </div>
+        <progress aria-label=format!("{testid} progress") max=move || progress.get().total.max(1) value=move || progress.get().done></progress>
+        <p role="status" data-testid=format!("{testid}-status") data-state=move || format!("{:?}", state.get()).to_lowercase()>{summary}</p>
+        {move || run.problem.get().map(|message| view! { <p class="error" role="alert" data-testid=format!("{testid}-problem")>{message}</p> })}
     }
 }
 
@@ -462,7 +477,7 @@ const RESULT_ROWS_SHOWN: usize = 200;
 #[component]
 fn ResultsTable(retry: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
     let project = expect_context::<Project>();
-    let run = expect_context::<PoolRun>();
+    let run = expect_context::<Runs>().pool;
     let rows = move || {
         let prompts = project.prompts.get();
         let pool = project.pool.get();

@@ -33,6 +33,27 @@ const PROJECT_SEED: u64 = 7;
 struct Texts {
     prompts: HashMap<String, String>,
     generations: HashMap<String, String>,
+    notes: HashMap<String, Notes>,
+}
+
+/// What a completion card may say about where the completion came from.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Notes {
+    /// The EvolQuality mutation, when it is a rewrite of another completion.
+    rewrite: Option<String>,
+    /// The judges' score, shown only when the person asks (it may sway them).
+    judge: Option<String>,
+}
+
+impl Notes {
+    fn of(generation: &prefab_core::record::Generation) -> Notes {
+        let judged: Vec<&prefab_core::record::Judgment> = generation.judgments.iter().filter(|j| j.rating.is_some()).collect();
+        let judge = (!judged.is_empty()).then(|| {
+            let mean = judged.iter().filter_map(|j| j.rating).sum::<f64>() / judged.len() as f64;
+            format!("Judges' score: {mean:.1} of 5 ({})", judged.iter().map(|j| j.judge_label()).collect::<Vec<_>>().join("; "))
+        });
+        Notes { rewrite: generation.evolved_from.as_ref().map(|from| from.mutation.clone()), judge }
+    }
 }
 
 /// The item on screen, with what it needs to be drawn.
@@ -42,6 +63,7 @@ struct Shown {
     item: Item,
     prompt: String,
     completions: Vec<(String, String)>,
+    notes: Vec<Notes>,
 }
 
 /// The Contribute place.
@@ -64,11 +86,13 @@ pub fn Contribute() -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let hint = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
+    // Judges' scores as hints (Argilla's suggestions): off, so they do not sway people.
+    let show_judges = RwSignal::new(false);
 
     // The session is rebuilt when the finished generations, the question or
     // the annotator change (not on each rating: the session keeps those).
     let done_count = Memo::new(move |_| {
-        project.items.with(|items| items.values().filter(|state| matches!(state, project::ItemState::Done { .. })).count())
+        project.items.with(|items| items.values().filter(|state| matches!(state, project::ItemState::Done { .. } | project::ItemState::Judged { .. })).count())
     });
     let rebuild = move || {
         let opened = opened.get_untracked();
@@ -87,6 +111,7 @@ pub fn Contribute() -> impl IntoView {
                 .iter()
                 .flat_map(|record| record.generations.iter().map(|generation| (generation.id.clone(), generation.text.clone())))
                 .collect(),
+            notes: records.iter().flat_map(|record| record.generations.iter().map(|generation| (generation.id.clone(), Notes::of(generation)))).collect(),
         });
         match Session::new(options, records.iter().map(Target::from), existing) {
             Ok(mut built) => {
@@ -138,6 +163,7 @@ pub fn Contribute() -> impl IntoView {
                 .iter()
                 .map(|id| (id.clone(), texts.generations.get(id).cloned().unwrap_or_default()))
                 .collect(),
+            notes: item.shown.iter().map(|id| texts.notes.get(id).cloned().unwrap_or_default()).collect(),
             item,
         }))
     });
@@ -250,6 +276,10 @@ pub fn Contribute() -> impl IntoView {
                     <input data-testid="annotator" prop:value=move || project.annotator.get() on:change=set_annotator
                         autocomplete="nickname" spellcheck="false" />
                 </label>
+                <label class="choice" hidden=in_campaign>
+                    <input type="checkbox" data-testid="show-judges" prop:checked=show_judges on:change=move |event| show_judges.set(event_target_checked(&event)) />
+                    "Show the judges' scores as hints"
+                </label>
             </div>
             <p role="status" data-testid="rating-progress">{move || format!("{} of {} rated", rated(), total())}</p>
             <progress aria-label="Rating progress" max=move || total().max(1) value=rated></progress>
@@ -268,7 +298,7 @@ pub fn Contribute() -> impl IntoView {
                         }>"Rate the skipped ones"</button>
                     })}
                 }.into_any(),
-                Some(shown) => view! { <TaskView shown mode=mode.get_untracked() choice saving act /> }.into_any(),
+                Some(shown) => view! { <TaskView shown mode=mode.get_untracked() choice saving act show_judges /> }.into_any(),
             }}
             {move || hint.get().map(|hint| view! { <p class="hint" role="status" data-testid="rating-hint">{hint}</p> })}
             <p class="hint keys">
@@ -400,7 +430,16 @@ fn TaskView(
     choice: Memo<Option<Choice>>,
     saving: RwSignal<bool>,
     act: impl Fn(Action) + Copy + Send + Sync + 'static,
+    show_judges: RwSignal<bool>,
 ) -> impl IntoView {
+    let notes = shown.notes.clone();
+    let note = move |position: usize| {
+        let Notes { rewrite, judge } = notes.get(position).cloned().unwrap_or_default();
+        view! {
+            {rewrite.map(|mutation| view! { <p class="hint" data-testid="rewrite-note">{format!("An EvolQuality rewrite ({mutation}) of another completion")}</p> })}
+            {move || show_judges.get().then(|| judge.clone()).flatten().map(|judge| view! { <p class="hint" data-testid="judge-hint">{judge}</p> })}
+        }
+    };
     let ids: Vec<String> = shown.item.shown.clone();
     let ids = StoredValue::new(ids);
     let marked = move |action: Action| choice.with(|choice| choice.as_ref().is_some_and(|choice| ids.with_value(|ids| choice.marks(action, ids))));
@@ -415,10 +454,12 @@ fn TaskView(
         RatingMode::KtoThumbs | RatingMode::Likert => shown
             .completions
             .iter()
-            .map(|(id, text)| view! {
+            .enumerate()
+            .map(|(position, (id, text))| view! {
                 <article class="completion-card" data-testid="completion" data-generation=id.clone()>
                     <h3>"Completion"</h3>
                     <p class="completion">{text.clone()}</p>
+                    {note(position)}
                 </article>
             }.into_any())
             .collect_view()
@@ -427,10 +468,12 @@ fn TaskView(
             .completions
             .iter()
             .zip(["a", "b"])
-            .map(|((id, text), side)| view! {
+            .enumerate()
+            .map(|(position, ((id, text), side))| view! {
                 <article class="completion-card" data-testid=format!("completion-{side}") data-generation=id.clone()>
                     <h3>{side.to_uppercase()}</h3>
                     <p class="completion">{text.clone()}</p>
+                    {note(position)}
                 </article>
             })
             .collect_view()
@@ -449,6 +492,7 @@ fn TaskView(
                             <span class="rank" data-testid="rank">{move || rank().map(|rank| format!(" · {}", ordinal(rank)))}</span>
                         </h3>
                         <p class="completion">{text.clone()}</p>
+                        {note(position)}
                         <button type="button" class="choice-button" disabled=move || rank().is_some() on:click=move |_| act(Action::Number(number))>
                             "Next best" <kbd>{number.to_string()}</kbd>
                         </button>

@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use prefab_core::agreement::AgreementPolicy;
-use prefab_core::export::binarize::{BinarizePolicy, PairStrategy, ScoreSource};
+use prefab_core::export::binarize::{self, BinarizePolicy, PairStrategy, ScoreSource};
+use prefab_core::judge;
 use prefab_core::export::card::{CardConfig, DatasetCard};
 use prefab_core::export::dpo::{self, DpoOptions};
 use prefab_core::export::kto::{self, KtoOptions};
 use prefab_core::export::{raw, Style};
-use prefab_core::record::{Aspect, RatingValue, Record, Verdict};
+use prefab_core::record::{RatingValue, Record, Verdict};
 use prefab_core::table::Table;
 use prefab_core::write::{jsonl::to_jsonl, parquet::to_parquet};
 use wasm_bindgen::JsCast;
@@ -40,6 +41,10 @@ pub fn Export() -> impl IntoView {
     let strategy = RwSignal::new(PairStrategy::BestVsWorst);
     // `None`: the richest kind of rating the project has.
     let source = RwSignal::new(None::<ScoreSource>);
+    let min_margin = RwSignal::new("0".to_owned());
+    let style = RwSignal::new(Style::Standard);
+    // `None`: the campaign's policy when collected, else majority.
+    let kto_policy = RwSignal::new(None::<AgreementPolicy>);
     let outcome = RwSignal::new(None::<Result<String, String>>);
     // A collected campaign, when there is one, else this browser's project.
     let collected = RwSignal::new(None::<Collection>);
@@ -53,7 +58,7 @@ pub fn Export() -> impl IntoView {
         project.records()
     });
     let agreement = Memo::new(move |_| collected.with(|collected| collected.as_ref().map_or(AgreementPolicy::Majority, |collection| collection.manifest.policy)));
-    let kto_options = move || KtoOptions { policy: agreement.get_untracked(), ..KtoOptions::default() };
+    let kto_options = move || KtoOptions { policy: kto_policy.get_untracked().unwrap_or_else(|| agreement.get_untracked()), style: style.get_untracked() };
     // What the card says about where the labels came from, for a collected campaign.
     let provenance = move || {
         collected.with_untracked(|collected| {
@@ -69,25 +74,36 @@ pub fn Export() -> impl IntoView {
         })
     };
 
-    let policy = move |records: &[Record]| BinarizePolicy {
-        source: source.get_untracked().unwrap_or_else(|| dpo_source(records)),
-        strategy: strategy.get_untracked(),
-        ..BinarizePolicy::default()
+    let policy = move |records: &[Record]| -> Result<BinarizePolicy, String> {
+        let min_margin = match min_margin.get_untracked().trim().parse::<f64>() {
+            Ok(margin) if (0.0..=5.0).contains(&margin) => margin,
+            _ => return Err("The minimum margin must be a number from 0 to 5.".to_owned()),
+        };
+        Ok(BinarizePolicy {
+            source: source.get_untracked().unwrap_or_else(|| dpo_source(records)),
+            strategy: strategy.get_untracked(),
+            min_margin,
+            ..BinarizePolicy::default()
+        })
     };
     let download = move |_| {
         let records = records.get_untracked();
+        let policy = match policy(&records) {
+            Ok(policy) => policy,
+            Err(message) => return outcome.set(Some(Err(message))),
+        };
         let (name, table, report) = match kind.get_untracked() {
             Kind::Kto => {
                 let export = kto::kto(&records, &kto_options());
                 ("kto", export.table, export.report.describe())
             }
             Kind::Dpo => {
-                let export = dpo::dpo(&records, &DpoOptions { policy: policy(&records), style: Style::Standard });
+                let export = dpo::dpo(&records, &DpoOptions { policy, style: style.get_untracked() });
                 ("dpo", export.table, export.report.describe())
             }
-            Kind::Raw => ("generations", raw::raw_generations(&records, Aspect::OverallRating), String::new()),
+            Kind::Raw => ("generations", raw::raw_generations(&records, &raw_source(&policy)), format!("Ratings and rationales from {}.", raw_source(&policy).describe())),
         };
-        let policies: Vec<String> = provenance().into_iter().chain((!report.is_empty()).then(|| report.clone())).collect();
+        let policies: Vec<String> = provenance().into_iter().chain((!report.is_empty()).then(|| report.clone())).chain(judges_line(&records)).collect();
         let result = write_files(name, &table, &records, policies, parquet.get_untracked()).map(|file| {
             format!("Downloaded {file} ({} rows) and README.md. {report}", table.len())
         });
@@ -103,8 +119,27 @@ pub fn Export() -> impl IntoView {
                 <legend>"Format"</legend>
                 <label class="choice"><input type="radio" name="kind" data-testid="export-kto" prop:checked=move || kind.get() == Kind::Kto on:change=move |_| kind.set(Kind::Kto) />"KTO: prompt, completion, label (from 👍/👎)"</label>
                 <label class="choice"><input type="radio" name="kind" data-testid="export-dpo" prop:checked=move || kind.get() == Kind::Dpo on:change=move |_| kind.set(Kind::Dpo) />"DPO: prompt, chosen, rejected (from A vs B, a ranking, 1–5 or 👍/👎)"</label>
-                <label class="choice"><input type="radio" name="kind" data-testid="export-raw" prop:checked=move || kind.get() == Kind::Raw on:change=move |_| kind.set(Kind::Raw) />"Raw generations (input, generation_models, generations, ratings)"</label>
+                <label class="choice"><input type="radio" name="kind" data-testid="export-raw" prop:checked=move || kind.get() == Kind::Raw on:change=move |_| kind.set(Kind::Raw) />"Raw generations, DIBT style (input, generation_model, generation_prompt, generations, ratings, rationales)"</label>
             </fieldset>
+            <label>
+                "Style"
+                <select data-testid="export-style" on:change=move |event| style.set(if event_target_value(&event) == "conversational" { Style::Conversational } else { Style::Standard })>
+                    <option value="standard">"Standard: prompt and completions as text"</option>
+                    <option value="conversational">"Conversational: lists of {role, content} messages"</option>
+                </select>
+            </label>
+            <label>
+                "KTO labels from several people"
+                <select data-testid="export-kto-policy" on:change=move |event| kto_policy.set(match event_target_value(&event).as_str() {
+                    "majority" => Some(AgreementPolicy::Majority),
+                    "full" => Some(AgreementPolicy::Unanimous),
+                    _ => None,
+                })>
+                    <option value="auto">{move || format!("As the campaign says, else majority ({})", agreement.get().describe())}</option>
+                    <option value="majority">"Majority vote (ties dropped)"</option>
+                    <option value="full">"Full agreement only"</option>
+                </select>
+            </label>
             <label>
                 "DPO pairs"
                 <select data-testid="export-strategy" on:change=move |event| strategy.set(if event_target_value(&event) == "random" { PairStrategy::BestVsRandom } else { PairStrategy::BestVsWorst })>
@@ -119,14 +154,22 @@ pub fn Export() -> impl IntoView {
                     "ranking" => Some(ScoreSource::Ranking),
                     "likert" => Some(ScoreSource::Likert),
                     "thumbs" => Some(ScoreSource::Thumbs),
-                    _ => None,
+                    "panel" => Some(ScoreSource::Judge { aspect: None, judge: None }),
+                    "auto" => None,
+                    label => Some(ScoreSource::Judge { aspect: None, judge: Some(label.trim_start_matches("judge:").to_owned()) }),
                 })>
-                    <option value="auto">"What was rated (A vs B, else ranking, else 1–5, else 👍/👎)"</option>
+                    <option value="auto">"What was rated (A vs B, else ranking, else 1–5, else 👍/👎, else the judges)"</option>
                     <option value="pairwise">"A vs B answers"</option>
                     <option value="ranking">"Rankings"</option>
                     <option value="likert">"1–5 scores"</option>
                     <option value="thumbs">"👍/👎"</option>
+                    <option value="panel">"Judges: the mean of every judge"</option>
+                    {move || judge::labels(&records.get()).into_iter().map(|label| view! { <option value=format!("judge:{label}")>{format!("Judge: {label}")}</option> }).collect_view()}
                 </select>
+            </label>
+            <label>
+                "Minimum score margin between chosen and rejected"
+                <input data-testid="export-margin" inputmode="decimal" prop:value=min_margin on:input=move |event| min_margin.set(event_target_value(&event)) />
             </label>
             <label class="choice"><input type="checkbox" data-testid="export-parquet" prop:checked=parquet on:change=move |event| parquet.set(event_target_checked(&event)) />"Parquet (else JSONL)"</label>
             <div class="buttons"><button type="button" data-testid="export-download" on:click=download>"Download"</button></div>
@@ -136,13 +179,16 @@ pub fn Export() -> impl IntoView {
             })}
         </section>
         <PublishPanel records tables=Callback::new(move |records: Vec<Record>| {
-            let (configs, mut policies) = publishable(&records, policy(&records), kto_options());
+            let policy = policy(&records).unwrap_or_else(|_| BinarizePolicy { source: dpo_source(&records), strategy: strategy.get_untracked(), ..BinarizePolicy::default() });
+            let (configs, mut policies) = publishable(&records, policy, kto_options());
             policies.extend(provenance());
+            policies.extend(judges_line(&records));
             (configs, policies)
         }) />
         <section class="panel" aria-labelledby="counts-title">
             <h2 id="counts-title">"What was rated"</h2>
             {move || charts(&records.get())}
+            {move || judge_charts(&records.get())}
         </section>
     }
 }
@@ -151,18 +197,18 @@ pub fn Export() -> impl IntoView {
 /// the card's lines on how the rows were made.
 fn publishable(records: &[Record], policy: BinarizePolicy, kto_options: KtoOptions) -> (Vec<PublishedConfig>, Vec<String>) {
     let kto = kto::kto(records, &kto_options);
-    let dpo = dpo::dpo(records, &DpoOptions { policy: policy.clone(), style: Style::Standard });
+    let dpo = dpo::dpo(records, &DpoOptions { policy: policy.clone(), style: kto_options.style });
     let policies = vec![format!("KTO: {}", kto.report.describe()), format!("DPO: {} {}", policy.describe(), dpo.report.describe())];
     let configs = vec![
         PublishedConfig { name: "kto".into(), table: kto.table, description: "TRL KTO rows: prompt, completion, label".into() },
         PublishedConfig { name: "dpo".into(), table: dpo.table, description: "TRL DPO pairs: prompt, chosen, rejected".into() },
-        PublishedConfig { name: "generations".into(), table: raw::raw_generations(records, Aspect::OverallRating), description: "every generation with its model and ratings (the DIBT raw format)".into() },
+        PublishedConfig { name: "generations".into(), table: raw::raw_generations(records, &raw_source(&policy)), description: "every generation with its model, prompt as given, and ratings (the DIBT raw format)".into() },
     ];
     (configs, policies)
 }
 
 /// DPO pairs come from A-vs-B answers when there are any, else rankings,
-/// else 1–5, else thumbs.
+/// else 1–5, else thumbs, else the mean of the judges.
 fn dpo_source(records: &[Record]) -> ScoreSource {
     let has = |wanted: fn(&RatingValue) -> bool| records.iter().flat_map(|r| &r.ratings).any(|rating| wanted(&rating.value));
     if has(|value| matches!(value, RatingValue::Pairwise { .. })) {
@@ -171,9 +217,83 @@ fn dpo_source(records: &[Record]) -> ScoreSource {
         ScoreSource::Ranking
     } else if has(|value| matches!(value, RatingValue::Likert { .. })) {
         ScoreSource::Likert
-    } else {
+    } else if has(|value| matches!(value, RatingValue::KtoThumbs { .. })) || judge::labels(records).is_empty() {
         ScoreSource::Thumbs
+    } else {
+        ScoreSource::Judge { aspect: None, judge: None }
     }
+}
+
+/// The raw export's ratings: the judges DPO reads, else every judge's mean
+/// (the DIBT columns are a judge's).
+fn raw_source(policy: &BinarizePolicy) -> ScoreSource {
+    match &policy.source {
+        judge @ ScoreSource::Judge { .. } => judge.clone(),
+        _ => ScoreSource::Judge { aspect: None, judge: None },
+    }
+}
+
+/// The card's line naming the judges, their prompt and how they rated.
+fn judges_line(records: &[Record]) -> Option<String> {
+    let labels = judge::labels(records);
+    (!labels.is_empty()).then(|| {
+        format!(
+            "Judges (model · mode · aspect), asked with Prefab's UltraFeedback prompt {}: {}. A critique judge wrote a rating and a rationale; a logit judge's rating is the expected value of its probabilities of \"1\"…\"5\".",
+            judge::PROMPT_VERSION,
+            labels.join("; ")
+        )
+    })
+}
+
+/// Each judge's ratings as bars, and how far judges agree with each other
+/// and with people.
+fn judge_charts(records: &[Record]) -> impl IntoView {
+    let distributions = judge::distribution(records);
+    if distributions.is_empty() {
+        return ().into_any();
+    }
+    let labels: Vec<String> = distributions.keys().cloned().collect();
+    let scores: Vec<std::collections::HashMap<String, f64>> = labels.iter().map(|label| judge::scores_of(records, label)).collect();
+    let mut pairs = Vec::new();
+    for i in 0..labels.len() {
+        for j in i + 1..labels.len() {
+            pairs.push((format!("{} vs {}", labels[i], labels[j]), judge::agreement_between(&scores[i], &scores[j])));
+        }
+    }
+    // People's scores on the same 1–5 footing where they rated 1–5, else the share of 👍.
+    let people_source = if records.iter().flat_map(|r| &r.ratings).any(|r| matches!(r.value, RatingValue::Likert { .. })) { ScoreSource::Likert } else { ScoreSource::Thumbs };
+    let people: std::collections::HashMap<String, f64> = records
+        .iter()
+        .flat_map(|record| record.generations.iter().zip(binarize::scores(record, &people_source)).filter_map(|(g, score)| score.map(|score| (g.id.clone(), score))))
+        .collect();
+    if !people.is_empty() {
+        for (label, judged) in labels.iter().zip(&scores) {
+            pairs.push((format!("{label} vs people"), judge::agreement_between(judged, &people)));
+        }
+    }
+    let alpha = |agreement: &judge::Agreement| match agreement.alpha {
+        Some(alpha) if agreement.items > 1 => format!("α = {alpha:.2} over {} completions", agreement.items),
+        _ => format!("not enough overlap ({} completions)", agreement.items),
+    };
+    view! {
+        <h3>"Judges' ratings"</h3>
+        {distributions.into_iter().map(|(label, found)| {
+            let most = found.counts.iter().copied().max().unwrap_or(1).max(1);
+            view! {
+                <h4>{format!("{label}: mean {}, {} unparsed", found.mean.map_or("–".to_owned(), |m| format!("{m:.2}")), found.unparsed)}</h4>
+                <ul class="bars" data-testid="judge-chart">
+                    {found.counts.into_iter().enumerate().map(|(i, count)| view! {
+                        <li><span class="bar-label">{format!("{}", i + 1)}</span><span class="bar" style=format!("width: {}%", 100 * count / most)></span><span>{count}</span></li>
+                    }).collect_view()}
+                </ul>
+            }
+        }).collect_view()}
+        {(!pairs.is_empty()).then(|| view! {
+            <h3>"Agreement (Krippendorff's α, interval)"</h3>
+            <ul data-testid="judge-agreement">{pairs.into_iter().map(|(name, agreement)| view! { <li>{format!("{name}: {}", alpha(&agreement))}</li> }).collect_view()}</ul>
+        })}
+    }
+    .into_any()
 }
 
 /// Builds the file and its card and hands both to the browser as downloads.

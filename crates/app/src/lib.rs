@@ -20,6 +20,7 @@ pub mod model_worker;
 pub mod places;
 pub mod pool_run;
 pub mod project;
+pub mod refine;
 pub mod time;
 
 use leptos::ev;
@@ -41,7 +42,7 @@ pub fn App() -> impl IntoView {
     provide_context(model);
     let project = project::Project::new();
     provide_context(project);
-    provide_context(pool_run::PoolRun::new());
+    provide_context(pool_run::Runs::new());
     let campaign = campaign::Campaign::new();
     provide_context(campaign);
     leptos::task::spawn_local(async move {

@@ -14,7 +14,9 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use prefab_core::pool_plan::PoolEntry;
 use prefab_core::contribute::RatingMode;
+use prefab_core::judge::{Judge, Judged};
 use prefab_core::record::{assemble_records, ratings_with_renamed_ids, renamed_generation_ids, Generation, HumanRating, Prompt, Record};
+use prefab_core::tasks::evol_quality::EvolQuality;
 use prefab_store::{Collection, Store};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,8 @@ const POOL_KEY: &str = "pool";
 const RATING_MODE_KEY: &str = "rating_mode";
 const GUIDELINES_KEY: &str = "guidelines";
 const ANNOTATOR_KEY: &str = "annotator";
+const EVOL_KEY: &str = "evol_quality";
+const JUDGES_KEY: &str = "judges";
 /// The version of the stored ids: 2 is content ids for generations (1 hashed
 /// the time of the import or the run too).
 const IDENTITY_KEY: &str = "identity_version";
@@ -47,7 +51,12 @@ pub enum ItemState {
         /// The model's answer and its provenance.
         generation: Box<Generation>,
     },
-    /// It could not be generated; the person may retry it.
+    /// Judged: what the judge said about each generation it rated.
+    Judged {
+        /// One judgment per generation, parsed or not (with the raw output).
+        judgments: Vec<Judged>,
+    },
+    /// It could not be generated or judged; the person may retry it.
     Failed {
         /// Why, for the person.
         reason: String,
@@ -61,7 +70,11 @@ pub struct Project {
     pub prompts: RwSignal<Vec<Prompt>>,
     /// The model pool.
     pub pool: RwSignal<Vec<PoolEntry>>,
-    /// The pool's work items by key.
+    /// EvolQuality's settings: who rewrites the pool's completions, and how.
+    pub evol: RwSignal<EvolQuality>,
+    /// The judges.
+    pub judges: RwSignal<Vec<Judge>>,
+    /// The work items of the pool, EvolQuality and the judges, by key.
     pub items: RwSignal<HashMap<String, ItemState>>,
     /// Ratings by id.
     pub ratings: RwSignal<HashMap<String, HumanRating>>,
@@ -83,6 +96,8 @@ impl Project {
         Project {
             prompts: RwSignal::new(Vec::new()),
             pool: RwSignal::new(Vec::new()),
+            evol: RwSignal::new(EvolQuality::default()),
+            judges: RwSignal::new(Vec::new()),
             items: RwSignal::new(HashMap::new()),
             ratings: RwSignal::new(HashMap::new()),
             rating_mode: RwSignal::new(RatingMode::default()),
@@ -99,6 +114,8 @@ impl Project {
         let text = |error: prefab_store::StoreError| error.to_string();
         let prompts: Vec<Prompt> = store.setting(PROMPTS_KEY).await.map_err(text)?.unwrap_or_default();
         let pool: Vec<PoolEntry> = store.setting(POOL_KEY).await.map_err(text)?.unwrap_or_default();
+        let evol: EvolQuality = store.setting(EVOL_KEY).await.map_err(text)?.unwrap_or_default();
+        let judges: Vec<Judge> = store.setting(JUDGES_KEY).await.map_err(text)?.unwrap_or_default();
         let mode: RatingMode = store.setting(RATING_MODE_KEY).await.map_err(text)?.unwrap_or_default();
         let guidelines: Option<String> = store.setting(GUIDELINES_KEY).await.map_err(text)?;
         let annotator = match store.setting::<String>(ANNOTATOR_KEY).await.map_err(text)? {
@@ -118,6 +135,8 @@ impl Project {
         }
         self.prompts.set(prompts);
         self.pool.set(pool);
+        self.evol.set(evol);
+        self.judges.set(judges);
         self.rating_mode.set(mode);
         self.guidelines.set(guidelines.unwrap_or_else(|| DEFAULT_GUIDELINES.to_owned()));
         self.annotator.set(annotator);
@@ -127,9 +146,33 @@ impl Project {
         Ok(())
     }
 
-    /// Every prompt with its finished generations and its ratings: what the
-    /// exports and the rating session read.
+    /// Every prompt with the generations the dataset shows (EvolQuality's
+    /// settings say whether originals and every rewrite stay), their
+    /// judgments, and the ratings: what the exports and the rating session read.
     pub fn records(&self) -> Vec<Record> {
+        let evol = self.evol.get_untracked();
+        let mut records = self.all_records();
+        for record in &mut records {
+            record.generations = evol.shown(std::mem::take(&mut record.generations));
+        }
+        let judged: Vec<Judged> = self.items.with_untracked(|items| {
+            items
+                .values()
+                .filter_map(|state| match state {
+                    ItemState::Judged { judgments } => Some(judgments.iter().cloned()),
+                    _ => None,
+                })
+                .flatten()
+                .collect()
+        });
+        prefab_core::judge::attach(&mut records, judged);
+        records
+    }
+
+    /// Every prompt with all its finished generations (every EvolQuality
+    /// rewrite and original) and its ratings, without judgments: what
+    /// EvolQuality plans from.
+    pub fn all_records(&self) -> Vec<Record> {
         let items = self.items.get_untracked();
         let mut done: Vec<(&String, &Generation)> = items
             .iter()
@@ -138,8 +181,8 @@ impl Project {
                 _ => None,
             })
             .collect();
-        // Keys are `prompt/entry/sample`: sorted, each prompt's generations
-        // come in pool order.
+        // Keys are `prompt/entry/sample` (rewrites `prompt/evol/…`): sorted,
+        // each prompt's generations come in pool order.
         done.sort_unstable_by_key(|(key, _)| *key);
         let generations = done.into_iter().map(|(key, generation)| {
             (key.split('/').next().unwrap_or_default().to_owned(), generation.clone())
@@ -261,6 +304,16 @@ pub async fn save_annotator(project: Project, name: String) -> Result<(), String
 /// Replaces the pool.
 pub async fn save_pool(project: Project, pool: Vec<PoolEntry>) -> Result<(), String> {
     write(|store| async move { store.put_setting(POOL_KEY, &pool).await.map(|_| pool) }, move |pool| project.pool.set(pool)).await
+}
+
+/// Replaces EvolQuality's settings.
+pub async fn save_evol(project: Project, evol: EvolQuality) -> Result<(), String> {
+    write(|store| async move { store.put_setting(EVOL_KEY, &evol).await.map(|_| evol) }, move |evol| project.evol.set(evol)).await
+}
+
+/// Replaces the judges.
+pub async fn save_judges(project: Project, judges: Vec<Judge>) -> Result<(), String> {
+    write(|store| async move { store.put_setting(JUDGES_KEY, &judges).await.map(|_| judges) }, move |judges| project.judges.set(judges)).await
 }
 
 /// Sets the rating mode.

@@ -50,10 +50,24 @@ pub struct Judge {
     pub mode: JudgeMode,
     /// What it rates.
     pub aspect: Aspect,
-    /// Critique on a hosted server: ask for JSON under a schema (vLLM, TGI,
-    /// llama.cpp, OpenAI) rather than the `#### Output for Text i` sections.
+    /// Critique on a hosted server: ask for JSON under a schema rather than
+    /// the `#### Output for Text i` sections.
     #[serde(default)]
-    pub structured: bool,
+    pub structured: Structured,
+}
+
+/// Whether, and how, a critique asks for JSON under a schema: servers
+/// write the request two ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Structured {
+    /// Plain text sections.
+    #[default]
+    Off,
+    /// OpenAI's `{"type": "json_schema", …}`: OpenAI, vLLM, TGI, llama.cpp's own server.
+    JsonSchema,
+    /// `{"type": "json_object", "schema": …}`: llama-cpp-python's server.
+    JsonObject,
 }
 
 impl Judge {
@@ -63,14 +77,14 @@ impl Judge {
             PoolModel::Local => local_model,
             PoolModel::Hosted { endpoint } => endpoint,
         };
-        let structured = if self.structured && self.mode == JudgeMode::Critique { ", JSON" } else { "" };
+        let structured = if self.structured != Structured::Off && self.mode == JudgeMode::Critique { ", JSON" } else { "" };
         format!("{model} · {}{structured} · {}", self.mode.as_str(), self.aspect.as_str())
     }
 
     /// The request for a critique of `texts`, answers to `instruction`.
     pub fn critique_messages(&self, instruction: &str, texts: &[&str]) -> Vec<ChatMessage> {
         let task = UltraFeedback::new(self.aspect);
-        if self.structured {
+        if self.structured != Structured::Off {
             task.messages_json(instruction, texts)
         } else {
             task.messages(instruction, texts)
@@ -81,7 +95,7 @@ impl Judge {
     /// cannot be read is a judgment marked unparsed, with the raw output.
     pub fn read_critique(&self, judge_model: &str, output: &str, n: usize, created_at_ms: u64) -> Vec<Judgment> {
         let task = UltraFeedback::new(self.aspect);
-        let parsed = if self.structured { task.parse_json(output, n) } else { task.parse(output, n) };
+        let parsed = if self.structured != Structured::Off { task.parse_json(output, n) } else { task.parse(output, n) };
         task.judgments(judge_model, output, parsed, created_at_ms)
     }
 }
@@ -305,7 +319,7 @@ mod tests {
     use crate::export::fixtures;
 
     fn judge(id: &str, mode: JudgeMode) -> Judge {
-        Judge { id: id.into(), model: PoolModel::Local, mode, aspect: Aspect::Helpfulness, structured: false }
+        Judge { id: id.into(), model: PoolModel::Local, mode, aspect: Aspect::Helpfulness, structured: Structured::Off }
     }
 
     #[test]
@@ -358,7 +372,7 @@ mod tests {
         assert!(matches!(read[0].status, ParseStatus::Failed { .. }));
         assert_eq!(read[1].rating, Some(4.0));
         assert_eq!(read[1].prompt_version, PROMPT_VERSION);
-        critic.structured = true;
+        critic.structured = Structured::JsonObject;
         assert!(critic.critique_messages("q", &["a"])[1].content.contains("JSON"));
         let json = critic.read_critique("m", r#"{"ratings":[{"rationale":"ok","rating":5}]}"#, 1, 1);
         assert_eq!((json[0].rating, json[0].rationale.as_deref()), (Some(5.0), Some("ok")));

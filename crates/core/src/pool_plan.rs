@@ -140,23 +140,24 @@ pub fn total_items(prompts: &[Prompt], pool: &[PoolEntry]) -> usize {
 pub const HOSTED_CONCURRENCY: usize = 4;
 
 /// Splits a plan into lanes that run side by side, each in its own order:
-/// the local model is one lane (the worker runs one generation at a time),
-/// and each hosted entry gets up to `hosted_concurrency` lanes, its items
-/// dealt round-robin. Every item is in exactly one lane, and a lane keeps
-/// the plan's order.
-pub fn lanes(plan: Vec<WorkItem>, pool: &[PoolEntry], hosted_concurrency: usize) -> Vec<Vec<WorkItem>> {
-    let mut lanes: Vec<Vec<WorkItem>> = Vec::new();
-    // (entry index or `None` for the local model, lane within it) → lane.
-    let mut lane_of: std::collections::HashMap<(Option<usize>, usize), usize> = std::collections::HashMap::new();
-    let mut dealt: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+/// the local model is one lane (the worker runs one request at a time), and
+/// each hosted model gets up to `hosted_concurrency` lanes, its items dealt
+/// round-robin. `model` names an item's model: `PoolModel::Local`, or a
+/// hosted endpoint (the pool's entries, EvolQuality's rewriter, the judges
+/// alike). Every item is in exactly one lane, and a lane keeps the plan's order.
+pub fn lanes<T>(plan: Vec<T>, model: impl Fn(&T) -> PoolModel, hosted_concurrency: usize) -> Vec<Vec<T>> {
+    let mut lanes: Vec<Vec<T>> = Vec::new();
+    // (the endpoint, or `None` for the local model; lane within it) → lane.
+    let mut lane_of: std::collections::HashMap<(Option<String>, usize), usize> = std::collections::HashMap::new();
+    let mut dealt: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for item in plan {
-        let key = match pool[item.entry_index].model {
+        let key = match model(&item) {
             PoolModel::Local => (None, 0),
-            PoolModel::Hosted { .. } => {
-                let count = dealt.entry(item.entry_index).or_default();
-                let key = (Some(item.entry_index), *count % hosted_concurrency.max(1));
+            PoolModel::Hosted { endpoint } => {
+                let count = dealt.entry(endpoint.clone()).or_default();
+                let lane = *count % hosted_concurrency.max(1);
                 *count += 1;
-                key
+                (Some(endpoint), lane)
             }
         };
         let lane = *lane_of.entry(key).or_insert_with(|| {
@@ -285,7 +286,7 @@ mod tests {
         hosted.model = PoolModel::Hosted { endpoint: "router".into() };
         let pool = [entry("a", 1), hosted, entry("b", 1)];
         let all = plan(&prompts, &pool, |_| false);
-        let lanes = lanes(all.clone(), &pool, 4);
+        let lanes = lanes(all.clone(), |item: &WorkItem| pool[item.entry_index].model.clone(), 4);
         // One local lane (entries a and b share the worker) and four hosted.
         assert_eq!(lanes.len(), 5);
         let local: Vec<&Vec<WorkItem>> = lanes.iter().filter(|lane| pool[lane[0].entry_index].model == PoolModel::Local).collect();

@@ -181,6 +181,11 @@ pub enum WorkerResponse {
         text: String,
         /// Token counts, speeds, and why it stopped.
         stats: GenerationStats,
+        /// The prompt as the model read it: the conversation after the
+        /// model's chat template (what the DIBT format calls
+        /// `generation_prompt`).
+        #[serde(default)]
+        prompt: String,
     },
     /// The answer to `Score`: one probability per candidate, in order.
     Scores {
@@ -323,6 +328,7 @@ mod tests {
                     decode_tokens_per_second: 4.0,
                     stop_reason: StopReason::EndOfSequence,
                 },
+                prompt: "<|im_start|>user\nHi<|im_end|>\n".into(),
             },
             WorkerResponse::Scores { id: 3, probs: vec![0.25, 0.5] },
         ];

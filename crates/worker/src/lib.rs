@@ -205,7 +205,7 @@ async fn generate(
         event_loop::next_turn().await;
     }
     let generation = generator.finish();
-    post(scope, &WorkerResponse::Done { id, text: generation.text, stats: generation.stats });
+    post(scope, &WorkerResponse::Done { id, text: generation.text, stats: generation.stats, prompt });
     Ok(())
 }
 
