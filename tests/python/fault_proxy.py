@@ -17,6 +17,8 @@ Scenarios:
   unauthorized      401 with an OpenAI error object
   slow              forward after 300 ms (to see how many requests are in flight)
   no-cors           forward, but with no CORS headers (the browser hides the answer)
+  garbage           forward, but rewrite the model's answer to "Rating: high" (a judge
+                    answering what no parser can read), streamed or not
 
 It answers CORS preflights itself and exposes Retry-After to pages, as a
 hosted API must for a browser client. Only the standard library is used; it
@@ -122,8 +124,45 @@ class Proxy(BaseHTTPRequestHandler):
             return
         if scenario == "slow":
             time.sleep(0.3)
+        if scenario == "garbage":
+            return self.forward_rewritten(path, body, "Rating: high")
         cut_after_events = 2 if scenario == "cut-once" and attempt == 1 else None
         self.forward(path, body, cut_after_events, cors=scenario != "no-cors")
+
+    def forward_rewritten(self, path, body, text):
+        """Forwards, then replaces the answer's text with `text`: the first
+        streamed piece carries it, the others are emptied; token counts and
+        the rest of the answer stay as the server sent them."""
+        upstream = http.client.HTTPConnection(*self.upstream, timeout=120)
+        upstream.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        response = upstream.getresponse()
+        data = response.read()
+        upstream.close()
+        content_type = response.getheader("Content-Type", "application/json")
+        if "text/event-stream" in content_type:
+            events, written = [], False
+            for event in data.decode().split("\n\n"):
+                if event.startswith("data: ") and event != "data: [DONE]":
+                    chunk = json.loads(event[len("data: "):])
+                    for choice in chunk.get("choices", []):
+                        delta = choice.get("delta", {})
+                        if delta.get("content"):
+                            delta["content"] = "" if written else text
+                            written = True
+                    event = "data: " + json.dumps(chunk)
+                events.append(event)
+            data = "\n\n".join(events).encode()
+        elif response.status == 200:
+            answer = json.loads(data)
+            for choice in answer.get("choices", []):
+                choice["message"]["content"] = text
+            data = json.dumps(answer).encode()
+        self.send_response(response.status)
+        self.cors_headers()
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def forward(self, path, body, cut_after_events, cors):
         upstream = http.client.HTTPConnection(*self.upstream, timeout=120)

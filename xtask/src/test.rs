@@ -195,6 +195,13 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
         && run_captured(Command::new(&python).arg(ws.root.join("tests/python/check_files.py")).arg(exports.join("manifest.json"))).1;
     tally.add_check(checked);
 
+    step("the KTO and DPO exports (standard and conversational, JSONL and Parquet) loaded by `datasets`, as TRL loads them");
+    let trl_files = ["kto", "kto_conversational", "dpo", "dpo_conversational"]
+        .iter()
+        .flat_map(|name| ["jsonl", "parquet"].map(|extension| exports.join(format!("{name}.{extension}"))));
+    let loaded = written && run_captured(datasets_command(&hub_python, ws).arg(ws.root.join("tests/python/check_trl.py")).args(trl_files)).1;
+    tally.add_check(loaded);
+
     step("starting llama.cpp's OpenAI-compatible server and the fault proxy for the hosted-inference tests");
     let llama = services::start_llama_server(&python, &model, &output_dir)?;
     let proxy = services::start_fault_proxy(ws, &python, &llama)?;
@@ -224,11 +231,23 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
             return Ok(());
         }
     };
-    let (output, ok) = end_to_end(ws, dist, &model, &hub, &hub_python, Some(&llama.url))?;
+    let (output, ok) = end_to_end(ws, dist, &model, &hub, &hub_python, &llama.url, &proxy.url)?;
     tally.add_stage("end-to-end tests", &output, ok);
     drop((proxy, llama, hub));
     println!("test output (screenshots, logs): {}", output_dir.display());
     Ok(())
+}
+
+/// `python` (with `datasets`) set to read local files only, its cache in the test output.
+fn datasets_command(python: &Path, ws: &Workspace) -> Command {
+    let mut command = Command::new(python);
+    command
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        .env("HF_HUB_DISABLE_TELEMETRY", "1")
+        .env("HF_DATASETS_CACHE", ws.test_output().join("hf-datasets-cache"))
+        .env("HF_HOME", ws.test_output().join("hf-home"));
+    command
 }
 
 /// Starts the local Hub on a fresh folder in the test output, with the page tests' fixtures.
@@ -259,7 +278,7 @@ fn hub_client_stages(ws: &Workspace, hub: &LocalHub, python: &Path, tally: &mut 
 
 /// Runs the Playwright files (all, or those `PREFAB_E2E_ONLY` names) against
 /// the release build served from `dist`, and returns their output.
-fn end_to_end(ws: &Workspace, dist: PathBuf, model: &Path, hub: &LocalHub, hub_python: &Path, llama_url: Option<&str>) -> Result<(String, bool), String> {
+fn end_to_end(ws: &Workspace, dist: PathBuf, model: &Path, hub: &LocalHub, hub_python: &Path, llama_url: &str, proxy_url: &str) -> Result<(String, bool), String> {
     let (chromium, _) = chromium_paths();
     let output_dir = ws.test_output();
     let server = Server::start("127.0.0.1:0", dist, model.parent().expect("models folder").to_path_buf())?;
@@ -287,29 +306,33 @@ fn end_to_end(ws: &Workspace, dist: PathBuf, model: &Path, hub: &LocalHub, hub_p
         .env("PREFAB_HUB_URL", hub.url())
         .env("PREFAB_HUB_PYTHON", hub_python)
         .env("PREFAB_HUB_TOKEN", hub.issue_token("organizer", &check::SCOPES))
-        .env("CHROMIUM", chromium);
-    if let Some(url) = llama_url {
-        node.env("PREFAB_LLAMA_URL", url);
-    }
+        .env("CHROMIUM", chromium)
+        // llama.cpp's OpenAI-compatible server (a hosted model and judge),
+        // and the fault proxy in front of it.
+        .env("PREFAB_LLAMA_URL", llama_url)
+        .env("PREFAB_PROXY_URL", proxy_url);
     Ok(run_captured(&mut node))
 }
 
 /// `cargo xtask e2e`: only the end-to-end files (with `PREFAB_E2E_ONLY`),
-/// against the release build and the local Hub, without llama.cpp's server:
-/// a quick turn on one part of the page.
+/// against the release build, the local Hub and llama.cpp's server: a quick
+/// turn on one part of the page.
 pub fn e2e_only(ws: &Workspace) -> Result<(), String> {
     setup::ensure_build_tools(ws)?;
     setup::ensure_chromium()?;
     setup::ensure_playwright(ws)?;
     let model = model::ensure_default_model(ws)?;
     let hub_python = services::ensure_hub_clients_python(ws)?;
+    let python = services::ensure_test_python(ws)?;
     std::fs::create_dir_all(ws.test_output()).map_err(|error| error.to_string())?;
     let hub = start_hub(ws)?;
+    let llama = services::start_llama_server(&python, &model, &ws.test_output())?;
+    let proxy = services::start_fault_proxy(ws, &python, &llama)?;
     let dist = setup::build_dist(ws)?;
     let mut tally = Tally::default();
-    let (output, ok) = end_to_end(ws, dist, &model, &hub, &hub_python, None)?;
+    let (output, ok) = end_to_end(ws, dist, &model, &hub, &hub_python, &llama.url, &proxy.url)?;
     tally.add_stage("end-to-end tests", &output, ok);
-    drop(hub);
+    drop((proxy, llama, hub));
     tally.finish()
 }
 

@@ -35,6 +35,9 @@ use crate::local_model::{LocalModel, ModelChoice, ModelState, DEFAULT_MODEL_URL}
 use crate::project::{self, ItemState, Project};
 use crate::time::now_ms;
 
+/// The longest rationale a judge may write under a grammar that can cap it.
+const MAX_RATIONALE_CHARS: usize = 300;
+
 /// How to stop each request in flight, by item key.
 type Stoppers = HashMap<String, Box<dyn Fn()>>;
 
@@ -352,7 +355,11 @@ impl PoolRun {
                     Structured::JsonSchema => Some(SchemaDialect::OpenAi),
                     Structured::JsonObject => Some(SchemaDialect::JsonObject),
                 };
-                let schema = dialect.map(|dialect| (prefab_core::tasks::ultrafeedback::UltraFeedback::json_schema(texts.len()), dialect));
+                // llama-cpp-python's grammars honour `maxLength`; OpenAI's strict mode refuses it.
+                let schema = dialect.map(|dialect| {
+                    let max_rationale = (dialect == SchemaDialect::JsonObject).then_some(MAX_RATIONALE_CHARS);
+                    (prefab_core::tasks::ultrafeedback::UltraFeedback::json_schema(texts.len(), max_rationale), dialect)
+                });
                 // Room for a rationale of a few sentences per text.
                 let max_tokens = 96 + 160 * texts.len() as u32;
                 let ask = Ask { messages: judge.critique_messages(&record.prompt.text, &texts), temperature: 0.0, top_p: 1.0, max_tokens, seed: 0, schema };

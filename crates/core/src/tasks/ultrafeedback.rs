@@ -185,11 +185,20 @@ well it follows the instruction, taken together.
         vec![ChatMessage::system(SYSTEM_PROMPT), ChatMessage::user(user)]
     }
 
-    /// The JSON schema of the answer to [`UltraFeedback::messages_json`] for `n` texts.
+    /// The JSON schema of the answer to [`UltraFeedback::messages_json`] for
+    /// `n` texts, each rationale at most `max_rationale_chars` long when
+    /// given (a small model under a grammar may otherwise never close its
+    /// string; OpenAI's strict mode refuses `maxLength`, so it is optional).
     ///
     /// `rationale` comes before `rating` because constrained decoders write
-    /// properties in schema order, and a judge that explains first rates better.
-    pub fn json_schema(n: usize) -> serde_json::Value {
+    /// properties in schema order, and a judge that explains first rates
+    /// better. The rating is an `enum`, which every constrained decoder
+    /// enforces (`minimum`/`maximum` are not, by all).
+    pub fn json_schema(n: usize, max_rationale_chars: Option<usize>) -> serde_json::Value {
+        let mut rationale = serde_json::json!({"type": "string"});
+        if let Some(max) = max_rationale_chars {
+            rationale["maxLength"] = max.into();
+        }
         serde_json::json!({
             "type": "object",
             "properties": {
@@ -200,8 +209,8 @@ well it follows the instruction, taken together.
                     "items": {
                         "type": "object",
                         "properties": {
-                            "rationale": {"type": "string"},
-                            "rating": {"type": "integer", "minimum": 1, "maximum": 5}
+                            "rationale": rationale,
+                            "rating": {"type": "integer", "enum": [1, 2, 3, 4, 5]}
                         },
                         "required": ["rationale", "rating"],
                         "additionalProperties": false
@@ -538,8 +547,11 @@ mod tests {
 
     #[test]
     fn json_schema_fixes_the_count() {
-        let schema = UltraFeedback::json_schema(3);
+        let schema = UltraFeedback::json_schema(3, None);
         assert_eq!(schema["properties"]["ratings"]["minItems"], 3);
+        assert_eq!(schema["properties"]["ratings"]["items"]["properties"]["rating"]["enum"], serde_json::json!([1, 2, 3, 4, 5]));
+        assert!(schema["properties"]["ratings"]["items"]["properties"]["rationale"].get("maxLength").is_none());
+        assert_eq!(UltraFeedback::json_schema(1, Some(300))["properties"]["ratings"]["items"]["properties"]["rationale"]["maxLength"], 300);
         assert_eq!(
             schema["properties"]["ratings"]["items"]["required"][1],
             "rating"
