@@ -12,6 +12,9 @@
 //!   Chromium: load time, prefill and decode speeds, peak wasm memory, and
 //!   the ratios. `tests/bench/model_bench.mjs` measures and prints; this
 //!   installs what it needs and serves the page.
+//! - `judge`: the logit judge against a critique judge on the local model,
+//!   on the same 20 records, as records judged per minute and their ratio
+//!   (`tests/bench/judge_bench.mjs`, with the page's own judge prompts).
 //! - `rating`: keypress → next item painted in Contribute, p50 and p95, with
 //!   10,000 records in the project (`tests/bench/rating_bench.mjs`).
 
@@ -20,12 +23,12 @@ use crate::setup::{self, chromium_paths, run};
 use crate::{model, step, Workspace};
 use std::process::Command;
 
-/// Runs the benchmarks `args` name (`core`, `collect`, `model`, `rating`; all when none) and prints their figures.
+/// Runs the benchmarks `args` name (`core`, `collect`, `model`, `judge`, `rating`; all when none) and prints their figures.
 pub fn run_named(ws: &Workspace, args: &[String]) -> Result<(), String> {
     let all = args.is_empty();
     for arg in args {
-        if !["core", "collect", "model", "rating"].contains(&arg.as_str()) {
-            return Err(format!("unknown benchmark {arg}: the benchmarks are core, collect, model and rating"));
+        if !["core", "collect", "model", "judge", "rating"].contains(&arg.as_str()) {
+            return Err(format!("unknown benchmark {arg}: the benchmarks are core, collect, model, judge and rating"));
         }
     }
     let wanted = |name: &str| all || args.iter().any(|arg| arg == name);
@@ -37,6 +40,9 @@ pub fn run_named(ws: &Workspace, args: &[String]) -> Result<(), String> {
     }
     if wanted("model") {
         model_against_wllama(ws)?;
+    }
+    if wanted("judge") {
+        judge(ws)?;
     }
     if wanted("rating") {
         rating(ws)?;
@@ -98,6 +104,24 @@ fn model_against_wllama(ws: &Workspace) -> Result<(), String> {
     let server = Server::start_with_mounts("127.0.0.1:0", dist, models, vec![("/bench/", bench.clone())])?;
     step(&format!("local model in headless Chromium: Prefab's worker against wllama, one thread (http://{})", server.addr()));
     run(bench_script(&bench, "model_bench.mjs", &server).env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL))
+}
+
+fn judge(ws: &Workspace) -> Result<(), String> {
+    setup::ensure_chromium()?;
+    let bench = ws.root.join("tests/bench");
+    setup::ensure_node_modules(&bench, "playwright-core for the judge benchmark")?;
+    let model = model::ensure_default_model(ws)?;
+    let dist = setup::build_dist(ws)?;
+    // The page's own judge prompts, written by the core, served beside the bench page.
+    let data = ws.root.join("target/bench-data");
+    run(Command::new("cargo")
+        .args(["run", "--release", "--quiet", "-p", "prefab-core", "--example", "judge_requests", "--"])
+        .arg(data.join("judge_requests.json"))
+        .current_dir(&ws.root))?;
+    let models = model.parent().expect("the model sits in a folder").to_path_buf();
+    let server = Server::start_with_mounts("127.0.0.1:0", dist, models, vec![("/bench/", bench.clone()), ("/bench-data/", data)])?;
+    step(&format!("judges in headless Chromium: the logit judge against a critique, on the local model (http://{})", server.addr()));
+    run(bench_script(&bench, "judge_bench.mjs", &server).env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL))
 }
 
 fn rating(ws: &Workspace) -> Result<(), String> {
