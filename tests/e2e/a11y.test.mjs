@@ -6,10 +6,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { baseUrl, openBrowser, collectErrors, screenshot } from './browser.mjs';
+import { openBrowser, collectErrors, screenshot, place } from './browser.mjs';
 
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const place = (name) => new URL(`#/${name}`, baseUrl).href;
 const PLACES = ['build', 'contribute', 'export', 'settings'];
 const VIEWPORTS = { phone: { width: 375, height: 740 }, desktop: { width: 1280, height: 800 } };
 

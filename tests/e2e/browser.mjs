@@ -10,6 +10,9 @@ import path from 'node:path';
 /** The release build, served by `cargo xtask test` (or by `cargo xtask serve`). */
 export const baseUrl = process.env.PREFAB_URL ?? 'http://127.0.0.1:8080/';
 
+/** The address of a place of the page (`build`, `contribute`, …). */
+export const place = (name) => new URL(`#/${name}`, baseUrl).href;
+
 /** Screenshots and logs land here; `cargo xtask test` prints the folder. */
 export const outputDir = process.env.PREFAB_TEST_OUTPUT ?? path.resolve('../../target/test-output');
 

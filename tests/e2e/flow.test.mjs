@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { baseUrl, openBrowser, collectErrors, countDialogs, screenshot, storedValues } from './browser.mjs';
+import { openBrowser, collectErrors, countDialogs, screenshot, storedValues, place } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -16,8 +16,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-const place = (name) => new URL(`#/${name}`, baseUrl).href;
 
 /** Every rating stored in IndexedDB. */
 const storedRatings = (page) => storedValues(page, 'ratings');

@@ -13,14 +13,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { baseUrl, openBrowser, collectErrors, storedValues, screenshot } from './browser.mjs';
+import { baseUrl, openBrowser, collectErrors, storedValues, screenshot, place } from './browser.mjs';
 import { faults, signIn, signedInAs, tokenOnlyInSessionStorage, hubJson } from './hub_helpers.mjs';
 
 const hubUrl = process.env.PREFAB_HUB_URL;
 const hubPython = process.env.PREFAB_HUB_PYTHON;
-const place = (name) => new URL(`#/${name}`, baseUrl).href;
 const jsonl = (rows) => Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'));
-
 
 test('sign in with PKCE; a wrong verifier is refused and the page keeps working', async (t) => {
   assert.ok(hubUrl, 'PREFAB_HUB_URL is set by cargo xtask test');

@@ -2,11 +2,10 @@
 // sign-in through the Hub's own page, and the checks that the token stays in
 // sessionStorage.
 import assert from 'node:assert/strict';
-import { baseUrl, storedValues } from './browser.mjs';
+import { baseUrl, storedValues, place } from './browser.mjs';
 
 /** The local Hub that `cargo xtask test` starts. */
 export const hubUrl = process.env.PREFAB_HUB_URL;
-const place = (name) => new URL(`#/${name}`, baseUrl).href;
 
 /** Sets the local Hub's faults (a list of rules), or clears them with `[]`. */
 export async function faults(rules) {

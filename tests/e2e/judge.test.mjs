@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { baseUrl, openBrowser, collectErrors, screenshot, storedValues, outputDir } from './browser.mjs';
+import { openBrowser, collectErrors, screenshot, storedValues, outputDir, place } from './browser.mjs';
 
 const llamaUrl = process.env.PREFAB_LLAMA_URL;
 const proxyUrl = process.env.PREFAB_PROXY_URL;
@@ -24,8 +24,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-const place = (name) => new URL(`#/${name}`, baseUrl).href;
 
 async function addEndpoint(page, url) {
   const before = await page.getByTestId('endpoint-row').count();
@@ -90,7 +88,7 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
   await page.getByTestId('run-start').click();
   await waitForRun(page, 'run', 20, 600_000);
 
-  // EvolQuality: one round by the local model, the originals kept.
+  // EvolQuality: one round by the local model; the dataset keeps the rewrites only.
   await page.getByTestId('evol-max-tokens').fill('32');
   await page.getByTestId('evol-max-tokens').dispatchEvent('change');
   await page.getByTestId('evol-rounds').fill('9');
@@ -99,6 +97,7 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
   await page.getByTestId('evol-rounds').fill('1');
   await page.getByTestId('evol-rounds').dispatchEvent('change');
   await page.waitForFunction(() => !document.querySelector('[data-testid="evol-settings-problem"]'));
+  await page.getByTestId('evol-keep-original').uncheck();
   await page.getByTestId('evol-start').click();
   await waitForRun(page, 'evol', 20, 600_000);
   const items = await storedValues(page, 'items');
@@ -125,20 +124,23 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
   await addJudge(page, { model: null, mode: 'logit', aspect: 'helpfulness' });
   await addJudge(page, { model: '/garbage/judge/', mode: 'critique', aspect: 'honesty' });
   await page.getByTestId('judge-start').click();
-  // 10 critiques per critique judge, one logit judgment per completion.
-  await waitForRun(page, 'judge', 10 + 40 + 10, 900_000);
+  // The 20 rewrites are judged (the originals are not in the dataset): 10
+  // critiques per critique judge, one logit judgment per rewrite.
+  await waitForRun(page, 'judge', 10 + 20 + 10, 900_000);
   await screenshot(page, 'judges');
 
   const judged = (await storedValues(page, 'items')).filter((item) => item.status === 'judged');
-  assert.equal(judged.length, 60, 'every judge item finished, the garbage judge\'s included');
+  assert.equal(judged.length, 40, 'every judge item finished, the garbage judge\'s included');
   const all = judged.flatMap((item) => item.judgments);
   const byMode = (mode, aspect) => all.filter((j) => j.judgment.mode === mode && j.judgment.aspect === aspect);
   const critiques = byMode('critique', 'overall-rating');
   const logits = byMode('logit', 'helpfulness');
   const garbage = byMode('critique', 'honesty');
-  assert.equal(critiques.length, 40);
-  assert.equal(logits.length, 40);
-  assert.equal(garbage.length, 40);
+  const rewritten = new Set(rewrites.map((g) => g.id));
+  for (const set of [critiques, logits, garbage]) {
+    assert.equal(set.length, 20);
+    assert.ok(set.every(({ generation_id }) => rewritten.has(generation_id)), 'only what the dataset shows is judged');
+  }
   // The schema holds the server to integers 1–5 and a rationale: every critique parses.
   for (const { judgment } of critiques) {
     assert.equal(judgment.status.kind, 'parsed', JSON.stringify(judgment));
@@ -173,7 +175,7 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
   const dpo = await download(page);
   assert.equal(dpo.name, 'dpo.jsonl');
   const pairs = await jsonLines(dpo.saved);
-  assert.ok(pairs.length >= 3, `pairs from the judge's scores: ${pairs.length}`);
+  assert.ok(pairs.length >= 1, `pairs from the judge's scores: ${pairs.length}`);
   for (const pair of pairs) {
     const chosen = score.get(textOf.get(pair.chosen));
     const rejected = score.get(textOf.get(pair.rejected));
@@ -200,13 +202,13 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
   assert.equal(rows.length, 10);
   for (const row of rows) {
     const n = row.generations.length;
-    assert.equal(n, 4, 'two completions and their two rewrites');
+    assert.equal(n, 2, 'the two rewrites, the originals left out');
     for (const column of ['generation_model', 'generation_prompt', 'raw_generation_responses', 'ratings', 'rationales']) {
       assert.equal(row[column].length, n, column);
     }
     row.generations.forEach((text, i) => {
       const generation = generations.find((g) => g.text === text && g.raw_text === row.raw_generation_responses[i]);
-      assert.ok(generation, `a stored generation: ${text}`);
+      assert.ok(generation?.evolved_from, `a stored rewrite: ${text}`);
       assert.equal(row.generation_prompt[i], generation.rendered_prompt);
       assert.equal(row.ratings[i], score.get(generation.id));
       assert.equal(typeof row.rationales[i], 'string');

@@ -6,9 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { baseUrl, openBrowser, collectErrors, countDialogs, storedValues, importCompletions } from './browser.mjs';
+import { openBrowser, collectErrors, countDialogs, storedValues, importCompletions, place } from './browser.mjs';
 
-const place = (name) => new URL(`#/${name}`, baseUrl).href;
 const jsonl = (rows) => Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'));
 
 async function setMode(page, mode) {

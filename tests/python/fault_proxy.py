@@ -17,8 +17,9 @@ Scenarios:
   unauthorized      401 with an OpenAI error object
   slow              forward after 300 ms (to see how many requests are in flight)
   no-cors           forward, but with no CORS headers (the browser hides the answer)
-  garbage           forward, but rewrite the model's answer to "Rating: high" (a judge
-                    answering what no parser can read), streamed or not
+  garbage           forward with max_tokens capped at 16 (the answer is thrown away, so
+                    the server need not write it), then rewrite the model's answer to
+                    "Rating: high" (a judge answering what no parser can read), streamed or not
 
 It answers CORS preflights itself and exposes Retry-After to pages, as a
 hosted API must for a browser client. Only the standard library is used; it
@@ -133,8 +134,10 @@ class Proxy(BaseHTTPRequestHandler):
         """Forwards, then replaces the answer's text with `text`: the first
         streamed piece carries it, the others are emptied; token counts and
         the rest of the answer stay as the server sent them."""
+        request = json.loads(body)
+        request["max_tokens"] = min(request.get("max_tokens") or 16, 16)
         upstream = http.client.HTTPConnection(*self.upstream, timeout=120)
-        upstream.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        upstream.request("POST", path, body=json.dumps(request), headers={"Content-Type": "application/json"})
         response = upstream.getresponse()
         data = response.read()
         upstream.close()

@@ -73,16 +73,27 @@ pub fn EvolPanel() -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let evolutions = RwSignal::new(String::new());
     let max_tokens = RwSignal::new(String::new());
-    // The fields show the stored settings once they are read.
+    // The fields show the stored settings once they are read, and from then
+    // on what the person types (a save landing must not reset a field mid-edit).
     Effect::new(move |_| {
-        let evol = project.evol.get();
-        evolutions.set(evol.num_evolutions.to_string());
-        max_tokens.set(evol.max_new_tokens.to_string());
+        if project.loaded.get() {
+            let evol = project.evol.get_untracked();
+            evolutions.set(evol.num_evolutions.to_string());
+            max_tokens.set(evol.max_new_tokens.to_string());
+        }
     });
     let save = move |change: Box<dyn FnOnce(&mut EvolQuality) -> Result<(), String>>| {
         let mut evol = project.evol.get_untracked();
         match change(&mut evol) {
-            Ok(()) => spawn_local(async move { problem.set(project::save_evol(project, evol).await.err()) }),
+            Ok(()) => {
+                // Cleared now, not when the write ends: a slower earlier write must not clear a newer error.
+                problem.set(None);
+                spawn_local(async move {
+                    if let Err(error) = project::save_evol(project, evol).await {
+                        problem.set(Some(error));
+                    }
+                });
+            }
             Err(message) => problem.set(Some(message)),
         }
     };
@@ -184,7 +195,14 @@ pub fn JudgesPanel() -> impl IntoView {
     let mode = RwSignal::new(JudgeMode::Critique);
     let aspect = RwSignal::new(Aspect::OverallRating);
     let structured = RwSignal::new(Structured::Off);
-    let save = move |judges: Vec<Judge>| spawn_local(async move { problem.set(project::save_judges(project, judges).await.err()) });
+    let save = move |judges: Vec<Judge>| {
+        problem.set(None);
+        spawn_local(async move {
+            if let Err(error) = project::save_judges(project, judges).await {
+                problem.set(Some(error));
+            }
+        })
+    };
     let add = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let model = choice.get_untracked();
