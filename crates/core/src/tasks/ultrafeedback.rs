@@ -236,7 +236,10 @@ well it follows the instruction, taken together.
     /// Reads `n` ratings from a JSON answer; always `n` entries.
     pub fn parse_json(self, output: &str, n: usize) -> Vec<ParsedRating> {
         let body = strip_code_fence(output);
-        let value: Value = match serde_json::from_str(body) {
+        // Grammar-constrained decoders (llama-cpp-python's among them) let raw
+        // newlines into strings, which JSON forbids: read those as escaped.
+        let value: Result<Value, _> = serde_json::from_str(body).or_else(|e| serde_json::from_str(&escape_control_characters(body)).map_err(|_| e));
+        let value: Value = match value {
             Ok(value) => value,
             Err(e) => {
                 return vec![ParsedRating::failed(format!("the answer is not valid JSON: {e}")); n]
@@ -416,6 +419,34 @@ fn check_range(value: f64) -> Result<f64, String> {
     }
 }
 
+/// `text` with control characters inside JSON strings escaped (`\n` for a
+/// raw newline); everything outside strings, and every escape already
+/// there, is left as it is.
+fn escape_control_characters(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string && !escaped && c.is_control() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                other => out.push_str(&format!("\\u{:04x}", other as u32)),
+            }
+            continue;
+        }
+        out.push(c);
+        if escaped {
+            escaped = false;
+        } else if in_string && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            in_string = !in_string;
+        }
+    }
+    out
+}
+
 /// The JSON inside a ```json fence, or the text as it is.
 fn strip_code_fence(output: &str) -> &str {
     let trimmed = output.trim();
@@ -568,6 +599,16 @@ mod tests {
         assert_eq!(parsed[1].rationale.as_deref(), Some("bad"));
         let bare = task().parse_json("[{\"rating\": 5}]", 1);
         assert_eq!(ratings(&bare), [Some(5.0)]);
+    }
+
+    #[test]
+    fn raw_newlines_in_json_strings_are_read() {
+        // What llama-cpp-python's grammar let SmolLM2-135M write in a test run.
+        let output = "{ \"ratings\": [{\"rating\": 1, \"rationale\": \"A moment of tea. }, {\"} , {\"rating\": 2, \"rationale\": \"Sultauren: }}, ...}\n```python\nimport json\njson_data = json.dumps({\" }] } ";
+        let parsed = task().parse_json(output, 2);
+        assert_eq!(ratings(&parsed), [Some(1.0), Some(2.0)]);
+        assert_eq!(parsed[1].rationale.as_deref(), Some("Sultauren: }}, ...}\n```python\nimport json\njson_data = json.dumps({"));
+        assert_eq!(escape_control_characters("{\"a\": \"x\\\"\ty\"}\n"), "{\"a\": \"x\\\"\\ty\"}\n");
     }
 
     #[test]
