@@ -73,6 +73,8 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
   assert.ok(llamaUrl && proxyUrl, 'PREFAB_LLAMA_URL and PREFAB_PROXY_URL are set by cargo xtask test');
   const page = await browser.context.newPage();
   const errors = collectErrors(page);
+  const started = Date.now();
+  const lap = (what) => console.log(`  ${what}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
   await page.goto(place('settings'));
   await addEndpoint(page, `${llamaUrl}/v1`);
   await addEndpoint(page, `${proxyUrl}/garbage/judge/v1`);
@@ -87,6 +89,7 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
   await page.getByTestId('pool-entry').waitFor();
   await page.getByTestId('run-start').click();
   await waitForRun(page, 'run', 20, 600_000);
+  lap('pool');
 
   // EvolQuality: one round by the local model; the dataset keeps the rewrites only.
   await page.getByTestId('evol-max-tokens').fill('32');
@@ -100,6 +103,7 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
   await page.getByTestId('evol-keep-original').uncheck();
   await page.getByTestId('evol-start').click();
   await waitForRun(page, 'evol', 20, 600_000);
+  lap('EvolQuality');
   const items = await storedValues(page, 'items');
   const generations = items.filter((item) => item.status === 'done').map((item) => item.generation);
   const originals = generations.filter((g) => !g.evolved_from);
@@ -127,6 +131,7 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
   // The 20 rewrites are judged (the originals are not in the dataset): 10
   // critiques per critique judge, one logit judgment per rewrite.
   await waitForRun(page, 'judge', 10 + 20 + 10, 900_000);
+  lap('judges');
   await screenshot(page, 'judges');
 
   const judged = (await storedValues(page, 'items')).filter((item) => item.status === 'judged');
@@ -225,7 +230,7 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
     });
   }
   await screenshot(page, 'export-judges');
-  assert.match(await page.getByTestId('judge-agreement').textContent(), /smollm2 · critique · overall-rating vs .*logit · helpfulness: /);
+  assert.match(await page.getByTestId('judge-agreement').textContent(), /logit · helpfulness vs smollm2 · critique · overall-rating: α = -?\d\.\d\d over 20 completions/);
 
   // `datasets` reads the DPO exports as TRL will.
   const { stdout } = await promisify(execFile)(hubPython, [path.resolve('../python/check_trl.py'), dpo.saved, conversational.saved], {
@@ -235,6 +240,7 @@ test('the recipe: pool twice → EvolQuality → critique, logit and garbage jud
   const checked = stdout.trim().split('\n').map((line) => JSON.parse(line));
   assert.deepEqual(checked.map((c) => [c.kind, c.style, c.rows]), [['dpo', 'standard', pairs.length], ['dpo', 'conversational', pairs.length]]);
 
+  lap('exports checked');
   // Contribute: the judges' scores are hints only when asked for.
   await page.goto(place('contribute'));
   await page.getByTestId('task').waitFor();
