@@ -308,11 +308,6 @@ pub fn scores_of(records: &[Record], label: &str) -> HashMap<String, f64> {
         .collect()
 }
 
-/// The judgments of `label` about each of a record's generations, for a hint.
-pub fn hint<'a>(record: &'a Record, generation_id: &str, label: Option<&str>) -> Option<&'a Judgment> {
-    record.generation(generation_id)?.judgments.iter().find(|j| label.is_none_or(|label| j.judge_label() == label) && j.status == ParseStatus::Parsed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
