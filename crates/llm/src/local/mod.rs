@@ -55,6 +55,12 @@ pub struct Engine {
     tokenizer: Tokenizer,
     template: ChatTemplate,
     info: ModelInfo,
+    /// The tokens the attention cache holds after the last judge pass, and
+    /// the logits that followed them: the next pass reads only what differs
+    /// (a judge's instructions are the same for every record). Emptied by a
+    /// generation, which reuses nothing, so its output never depends on what
+    /// ran before.
+    scored: (Vec<u32>, Vec<f32>),
 }
 
 impl std::fmt::Debug for Engine {
@@ -131,7 +137,7 @@ impl Engine {
             requantized_tensors: weights.requantized,
             chat_template_from_file: template.is_from_file(),
         };
-        Ok(Engine { model, tokenizer, template, info })
+        Ok(Engine { model, tokenizer, template, info, scored: Default::default() })
     }
 
     /// What the page shows about the model.
@@ -235,10 +241,25 @@ impl Engine {
 
     /// The probability of each possible next token after `prompt`, indexed
     /// by token id.
+    ///
+    /// The attention cache of the longest beginning this prompt shares with
+    /// the previous one scored is reused, so a judge's fixed instructions
+    /// are read once; the probabilities match a fresh pass within float
+    /// rounding.
     pub fn next_token_probabilities(&mut self, prompt: &str) -> Result<Vec<f64>, Error> {
         let tokens = self.prompt_tokens(prompt)?;
-        let logits = self.prefill(&tokens)?;
-        Ok(model::softmax(&logits))
+        let (cached, cached_logits) = std::mem::take(&mut self.scored);
+        let logits = if cached == tokens {
+            cached_logits
+        } else {
+            // At least the last token is read again: it gives the logits.
+            let shared = cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count().min(tokens.len() - 1);
+            self.model.truncate(shared);
+            self.model.forward(&tokens[shared..])?
+        };
+        let probabilities = model::softmax(&logits);
+        self.scored = (tokens, logits);
+        Ok(probabilities)
     }
 
     /// The judge: for each candidate, the probability that the model's next
@@ -300,6 +321,7 @@ impl Engine {
     /// Reads `tokens` from an empty cache and returns the next token's
     /// logits.
     fn prefill(&mut self, tokens: &[u32]) -> Result<Vec<f32>, Error> {
+        self.scored = Default::default();
         self.model.clear();
         self.model.forward(tokens)
     }

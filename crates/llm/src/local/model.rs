@@ -391,6 +391,17 @@ impl Model {
         self.position = 0;
     }
 
+    /// Forgets every cached position from `len` on, keeping the ones
+    /// before: the next [`Model::forward`] continues from `len`. (The
+    /// forgotten keys and values are overwritten as new ones come.)
+    pub(crate) fn truncate(&mut self, len: usize) {
+        let len = len.min(self.position);
+        for layer in &mut self.layers {
+            layer.cache.len = layer.cache.len.min(len);
+        }
+        self.position = len;
+    }
+
     /// Runs `tokens` through the model after the positions already cached
     /// and returns the logits for the token that follows them.
     pub(crate) fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>, Error> {

@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
 use prefab_llm::{ChatMessage, ErrorCode, Prompt};
 
-use crate::common::{engine, engine_q4_1, model_bytes};
+use crate::common::{engine, engine_q4_1, model_bytes, no_clock};
 
 fn digits() -> Vec<String> {
     (1..=5).map(|n| n.to_string()).collect()
@@ -128,4 +128,24 @@ fn candidates_must_be_distinct_single_tokens() {
         let error = engine.score(&prompt, &candidates).unwrap_err();
         assert_eq!(error.code(), ErrorCode::InvalidCandidates, "{candidates:?}: {error}");
     }
+}
+
+#[test]
+fn a_shared_beginning_is_read_once_and_the_probabilities_do_not_change() {
+    // A judge's records share its instructions and differ in the answer.
+    let mut judge = engine();
+    let first = judge.render(&rating_prompt("Paris.")).unwrap();
+    let second = judge.render(&rating_prompt("Lyon, I think.")).unwrap();
+    judge.score(&first, &digits()).unwrap();
+    let reused = judge.score(&second, &digits()).unwrap();
+    // A generation reuses nothing and leaves nothing to reuse: the next
+    // judge pass reads the whole prompt afresh.
+    let params = prefab_llm::GenerationParams { max_new_tokens: 4, ..Default::default() };
+    judge.generate(&first, &params, &no_clock, |_| std::ops::ControlFlow::Continue(())).unwrap();
+    let fresh = judge.score(&second, &digits()).unwrap();
+    for (a, b) in reused.iter().zip(&fresh) {
+        assert!((a - b).abs() < 1e-4, "{reused:?} against a fresh pass {fresh:?}");
+    }
+    // The same prompt again gives the very same numbers.
+    assert_eq!(judge.score(&second, &digits()).unwrap(), fresh);
 }
