@@ -147,12 +147,14 @@ pub fn total_items(records: &[Record], judges: &[Judge]) -> usize {
     plan(records, judges, |_| false).len()
 }
 
-/// The logit judge's prompt for one completion: the rubric, the instruction
-/// and the text, and the answer opened with [`LOGIT_ANSWER_PREFIX`].
+/// The logit judge's prompt for one completion: the rubric and the output
+/// format, then the instruction, then the text, and the answer opened with
+/// [`LOGIT_ANSWER_PREFIX`]. What changes least comes first, so consecutive
+/// records share the longest beginning, which the engine reads only once.
 pub fn logit_messages(aspect: Aspect, instruction: &str, text: &str) -> Vec<ChatMessage> {
     let user = format!(
-        "{}\n\n## Input\n\nInstruction: {instruction}\n\nText:\n<text 1> {text}\n\n## Output format\n\n\
-         Answer with the rating only, a whole number from 1 to 5, as \"Rating: <number>\".",
+        "{}\n\n## Output format\n\nAnswer with the rating only, a whole number from 1 to 5, as \"Rating: <number>\".\n\n\
+         ## Input\n\nInstruction: {instruction}\n\nText:\n<text 1> {text}",
         UltraFeedback::new(aspect).rubric()
     );
     vec![ChatMessage::system(SYSTEM_PROMPT), ChatMessage::user(user)]
@@ -356,7 +358,10 @@ mod tests {
         let messages = logit_messages(Aspect::Honesty, "Name a colour", "Blue");
         assert_eq!(messages[0].content, SYSTEM_PROMPT);
         assert!(messages[1].content.starts_with("# Honesty"));
-        assert!(messages[1].content.contains("Instruction: Name a colour\n\nText:\n<text 1> Blue"));
+        assert!(messages[1].content.ends_with("Instruction: Name a colour\n\nText:\n<text 1> Blue"));
+        // Two answers to one prompt differ only at the end.
+        let other = logit_messages(Aspect::Honesty, "Name a colour", "Red");
+        assert_eq!(messages[1].content.len(), other[1].content.len());
     }
 
     #[test]
