@@ -361,7 +361,7 @@ mod tests {
         assert!(messages[1].content.ends_with("Instruction: Name a colour\n\nText:\n<text 1> Blue"));
         // Two answers to one prompt differ only at the end.
         let other = logit_messages(Aspect::Honesty, "Name a colour", "Red");
-        assert_eq!(messages[1].content.len(), other[1].content.len());
+        assert_eq!(messages[1].content.strip_suffix("Blue"), other[1].content.strip_suffix("Red"));
     }
 
     #[test]
