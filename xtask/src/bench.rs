@@ -90,38 +90,41 @@ fn wasm_bench(ws: &Workspace, filter: &str) -> Command {
 }
 
 fn model_against_wllama(ws: &Workspace) -> Result<(), String> {
-    setup::ensure_chromium()?;
-    let bench = ws.root.join("tests/bench");
     // wllama is a benchmark-only dependency: it lives in tests/bench's own
     // lock file, never in the page.
-    setup::ensure_node_modules(&bench, "@wllama/wllama and playwright-core for the model benchmark")?;
-    let model = model::ensure_default_model(ws)?;
-    let dist = setup::build_dist(ws)?;
-    // tests/bench is served under /bench/ next to the release build, so the
-    // bench page, wllama's files and our worker share one origin and the
-    // cross-origin isolation headers.
-    let models = model.parent().expect("the model sits in a folder").to_path_buf();
-    let server = Server::start_with_mounts("127.0.0.1:0", dist, models, vec![("/bench/", bench.clone())])?;
+    let (server, bench) = model_bench_server(ws, "@wllama/wllama and playwright-core for the model benchmark", Vec::new())?;
     step(&format!("local model in headless Chromium: Prefab's worker against wllama, one thread (http://{})", server.addr()));
     run(bench_script(&bench, "model_bench.mjs", &server).env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL))
 }
 
 fn judge(ws: &Workspace) -> Result<(), String> {
-    setup::ensure_chromium()?;
-    let bench = ws.root.join("tests/bench");
-    setup::ensure_node_modules(&bench, "playwright-core for the judge benchmark")?;
-    let model = model::ensure_default_model(ws)?;
-    let dist = setup::build_dist(ws)?;
     // The page's own judge prompts, written by the core, served beside the bench page.
     let data = ws.root.join("target/bench-data");
     run(Command::new("cargo")
         .args(["run", "--release", "--quiet", "-p", "prefab-core", "--example", "judge_requests", "--"])
         .arg(data.join("judge_requests.json"))
         .current_dir(&ws.root))?;
-    let models = model.parent().expect("the model sits in a folder").to_path_buf();
-    let server = Server::start_with_mounts("127.0.0.1:0", dist, models, vec![("/bench/", bench.clone()), ("/bench-data/", data)])?;
+    let (server, bench) = model_bench_server(ws, "playwright-core for the judge benchmark", vec![("/bench-data/", data)])?;
     step(&format!("judges in headless Chromium: the logit judge against a critique, on the local model (http://{})", server.addr()));
     run(bench_script(&bench, "judge_bench.mjs", &server).env("PREFAB_MODEL_FILE", model::DEFAULT_MODEL))
+}
+
+/// The release build, the default model and `tests/bench` (its page and
+/// node modules) served together, with `extra` folders: `tests/bench` is
+/// under /bench/ next to the release build, so the bench page, its engines'
+/// files and our worker share one origin and the cross-origin isolation
+/// headers. Returns the server and the `tests/bench` folder.
+fn model_bench_server(ws: &Workspace, node_modules_for: &str, extra: Vec<crate::serve::Mount>) -> Result<(Server, std::path::PathBuf), String> {
+    setup::ensure_chromium()?;
+    let bench = ws.root.join("tests/bench");
+    setup::ensure_node_modules(&bench, node_modules_for)?;
+    let model = model::ensure_default_model(ws)?;
+    let dist = setup::build_dist(ws)?;
+    let models = model.parent().expect("the model sits in a folder").to_path_buf();
+    let mut mounts = vec![("/bench/", bench.clone())];
+    mounts.extend(extra);
+    let server = Server::start_with_mounts("127.0.0.1:0", dist, models, mounts)?;
+    Ok((server, bench))
 }
 
 fn rating(ws: &Workspace) -> Result<(), String> {

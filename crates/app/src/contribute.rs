@@ -46,13 +46,17 @@ struct Notes {
 }
 
 impl Notes {
-    fn of(generation: &prefab_core::record::Generation) -> Notes {
-        let judged: Vec<&prefab_core::record::Judgment> = generation.judgments.iter().filter(|j| j.rating.is_some()).collect();
-        let judge = (!judged.is_empty()).then(|| {
-            let mean = judged.iter().filter_map(|j| j.rating).sum::<f64>() / judged.len() as f64;
-            format!("Judges' score: {mean:.1} of 5 ({})", judged.iter().map(|j| j.judge_label()).collect::<Vec<_>>().join("; "))
-        });
-        Notes { rewrite: generation.evolved_from.as_ref().map(|from| from.mutation.clone()), judge }
+    /// The notes of each of a record's generations, by id: the judges'
+    /// score is the panel's mean, as Export's "mean of every judge" reads it.
+    fn of(record: &prefab_core::record::Record) -> impl Iterator<Item = (String, Notes)> + '_ {
+        let panel = prefab_core::export::binarize::ScoreSource::Judge { aspect: None, judge: None };
+        record.generations.iter().zip(prefab_core::export::binarize::scores(record, &panel)).map(|(generation, mean)| {
+            let judge = mean.map(|mean| {
+                let judges: Vec<String> = generation.judgments.iter().filter(|j| j.rating.is_some()).map(|j| j.judge_label()).collect();
+                format!("Judges' score: {mean:.1} of 5 ({})", judges.join("; "))
+            });
+            (generation.id.clone(), Notes { rewrite: generation.evolved_from.as_ref().map(|from| from.mutation.clone()), judge })
+        })
     }
 }
 
@@ -111,7 +115,7 @@ pub fn Contribute() -> impl IntoView {
                 .iter()
                 .flat_map(|record| record.generations.iter().map(|generation| (generation.id.clone(), generation.text.clone())))
                 .collect(),
-            notes: records.iter().flat_map(|record| record.generations.iter().map(|generation| (generation.id.clone(), Notes::of(generation)))).collect(),
+            notes: records.iter().flat_map(Notes::of).collect(),
         });
         match Session::new(options, records.iter().map(Target::from), existing) {
             Ok(mut built) => {

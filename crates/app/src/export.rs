@@ -74,22 +74,20 @@ pub fn Export() -> impl IntoView {
         })
     };
 
-    let policy = move |records: &[Record]| -> Result<BinarizePolicy, String> {
-        let min_margin = match min_margin.get_untracked().trim().parse::<f64>() {
-            Ok(margin) if (0.0..=5.0).contains(&margin) => margin,
-            _ => return Err("The minimum margin must be a number from 0 to 5.".to_owned()),
-        };
-        Ok(BinarizePolicy {
-            source: source.get_untracked().unwrap_or_else(|| dpo_source(records)),
-            strategy: strategy.get_untracked(),
-            min_margin,
-            ..BinarizePolicy::default()
-        })
+    let margin = move || match min_margin.get_untracked().trim().parse::<f64>() {
+        Ok(margin) if (0.0..=5.0).contains(&margin) => Ok(margin),
+        _ => Err("The minimum margin must be a number from 0 to 5.".to_owned()),
+    };
+    let policy = move |records: &[Record], min_margin: f64| BinarizePolicy {
+        source: source.get_untracked().unwrap_or_else(|| dpo_source(records)),
+        strategy: strategy.get_untracked(),
+        min_margin,
+        ..BinarizePolicy::default()
     };
     let download = move |_| {
         let records = records.get_untracked();
-        let policy = match policy(&records) {
-            Ok(policy) => policy,
+        let policy = match margin() {
+            Ok(min_margin) => policy(&records, min_margin),
             Err(message) => return outcome.set(Some(Err(message))),
         };
         let (name, table, report) = match kind.get_untracked() {
@@ -179,7 +177,8 @@ pub fn Export() -> impl IntoView {
             })}
         </section>
         <PublishPanel records tables=Callback::new(move |records: Vec<Record>| {
-            let policy = policy(&records).unwrap_or_else(|_| BinarizePolicy { source: dpo_source(&records), strategy: strategy.get_untracked(), ..BinarizePolicy::default() });
+            // Publish has no place for the margin's error: an unreadable margin is 0 there, as before.
+            let policy = policy(&records, margin().unwrap_or(0.0));
             let (configs, mut policies) = publishable(&records, policy, kto_options());
             policies.extend(provenance());
             policies.extend(judges_line(&records));
@@ -253,7 +252,10 @@ fn judge_charts(records: &[Record]) -> impl IntoView {
         return ().into_any();
     }
     let labels: Vec<String> = distributions.keys().cloned().collect();
-    let scores: Vec<std::collections::HashMap<String, f64>> = labels.iter().map(|label| judge::scores_of(records, label)).collect();
+    let scores: Vec<std::collections::HashMap<String, f64>> = labels
+        .iter()
+        .map(|label| binarize::scores_by_generation(records, &ScoreSource::Judge { aspect: None, judge: Some(label.clone()) }))
+        .collect();
     let mut pairs = Vec::new();
     for i in 0..labels.len() {
         for j in i + 1..labels.len() {
@@ -262,10 +264,7 @@ fn judge_charts(records: &[Record]) -> impl IntoView {
     }
     // People's scores on the same 1–5 footing where they rated 1–5, else the share of 👍.
     let people_source = if records.iter().flat_map(|r| &r.ratings).any(|r| matches!(r.value, RatingValue::Likert { .. })) { ScoreSource::Likert } else { ScoreSource::Thumbs };
-    let people: std::collections::HashMap<String, f64> = records
-        .iter()
-        .flat_map(|record| record.generations.iter().zip(binarize::scores(record, &people_source)).filter_map(|(g, score)| score.map(|score| (g.id.clone(), score))))
-        .collect();
+    let people = binarize::scores_by_generation(records, &people_source);
     if !people.is_empty() {
         for (label, judged) in labels.iter().zip(&scores) {
             pairs.push((format!("{label} vs people"), judge::agreement_between(judged, &people)));

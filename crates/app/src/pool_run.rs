@@ -232,8 +232,9 @@ impl PoolRun {
             }
             Stage::Judge => {
                 let records = project.records();
-                let jobs = judge::plan(&records, &judges, settled).into_iter().map(Job::Judge).collect();
-                let total = judge::total_items(&records, &judges);
+                let all = judge::plan(&records, &judges, |_| false);
+                let total = all.len();
+                let jobs = all.into_iter().filter(|item| !settled(&item.key)).map(Job::Judge).collect();
                 (records, jobs, total)
             }
         };
@@ -259,8 +260,7 @@ impl PoolRun {
                 ensure_local_model(model).await?;
             }
             let endpoints = crate::endpoints::load_endpoints().await?;
-            let Plan { jobs, .. } = &plan;
-            let jobs: Vec<&Job> = jobs.iter().collect();
+            let jobs: Vec<&Job> = plan.jobs.iter().collect();
             let lanes = pool_plan::lanes(jobs, |job| plan.model(job), pool_plan::HOSTED_CONCURRENCY);
             let lanes = lanes.into_iter().map(|lane| {
                 let (plan, endpoints) = (&plan, &endpoints);

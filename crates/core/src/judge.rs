@@ -142,11 +142,6 @@ pub fn plan(records: &[Record], judges: &[Judge], is_done: impl Fn(&str) -> bool
     items
 }
 
-/// How many judging requests the whole run has.
-pub fn total_items(records: &[Record], judges: &[Judge]) -> usize {
-    plan(records, judges, |_| false).len()
-}
-
 /// The logit judge's prompt for one completion: the rubric and the output
 /// format, then the instruction, then the text, and the answer opened with
 /// [`LOGIT_ANSWER_PREFIX`]. What changes least comes first, so consecutive
@@ -295,21 +290,6 @@ pub fn agreement_between(first: &HashMap<String, f64>, second: &HashMap<String, 
     Agreement { alpha: krippendorff_alpha(&units, Metric::Interval), items: units.len() }
 }
 
-/// One judge's parsed ratings by generation id.
-pub fn scores_of(records: &[Record], label: &str) -> HashMap<String, f64> {
-    records
-        .iter()
-        .flat_map(|r| &r.generations)
-        .filter_map(|g| {
-            g.judgments
-                .iter()
-                .find(|j| j.judge_label() == label && j.status == ParseStatus::Parsed)
-                .and_then(|j| j.rating)
-                .map(|rating| (g.id.clone(), rating))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,7 +315,6 @@ mod tests {
         let added = fixtures::generation(&grown[0].prompt, "m9", "new", None);
         grown[0].generations.push(added);
         assert!(plan(&grown, &judges, |key| key == done).iter().any(|item| item.judge_index == 0 && item.record_index == 0));
-        assert_eq!(total_items(&records, &judges), 5);
     }
 
     #[test]
@@ -401,7 +380,8 @@ mod tests {
         assert_eq!(judge.counts, [1, 1, 0, 0, 1]);
         assert_eq!(judge.unparsed, 1);
         assert!((judge.mean.unwrap() - 7.6 / 3.0).abs() < 1e-9);
-        let scores = scores_of(&records, "judge · critique · overall-rating");
+        let source = crate::export::binarize::ScoreSource::Judge { aspect: None, judge: Some("judge · critique · overall-rating".into()) };
+        let scores = crate::export::binarize::scores_by_generation(&records, &source);
         assert_eq!(scores.len(), 3);
         let same = agreement_between(&scores, &scores);
         assert_eq!((same.alpha, same.items), (Some(1.0), 3));

@@ -251,6 +251,15 @@ pub fn scores(record: &Record, source: &ScoreSource) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// Every scored generation's score from a source, by generation id, over
+/// all records: what the agreement charts compare.
+pub fn scores_by_generation(records: &[Record], source: &ScoreSource) -> std::collections::HashMap<String, f64> {
+    records
+        .iter()
+        .flat_map(|record| record.generations.iter().zip(scores(record, source)).filter_map(|(g, score)| score.map(|score| (g.id.clone(), score))))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
