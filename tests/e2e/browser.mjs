@@ -130,3 +130,12 @@ export function launchBrowser() {
     args: CHROMIUM_ARGS,
   });
 }
+
+/** Build's "Clear prompts", confirmed; waits until the list is empty. */
+export async function clearPrompts(page) {
+  if ((await page.getByTestId('prompt-count').textContent()) !== '0 prompts') {
+    await page.getByTestId('clear-prompts').click();
+    await page.getByTestId('clear-confirm-yes').click();
+  }
+  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]').textContent === '0 prompts');
+}

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { openBrowser, collectErrors, countDialogs, screenshot, storedValues, place } from './browser.mjs';
+import { openBrowser, collectErrors, countDialogs, screenshot, storedValues, place, clearPrompts } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -127,8 +127,7 @@ test('prompts with HTML payloads are shown as text', async () => {
   const errors = collectErrors(page);
   const dialogs = countDialogs(page);
   await page.goto(place('build'));
-  await page.getByTestId('clear-prompts').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]').textContent === '0 prompts');
+  await clearPrompts(page);
   const payloads = ['<img src=x onerror=alert(1)>', '<script>alert(2)</script>'];
   await page.getByTestId('paste-prompts').fill(payloads.join('\n'));
   await page.getByTestId('add-pasted').click();
@@ -154,8 +153,7 @@ test('a hosted endpoint in the pool runs several items at once', async () => {
   await page.getByTestId('endpoint-row').first().waitFor();
 
   await page.goto(place('build'));
-  await page.getByTestId('clear-prompts').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]').textContent === '0 prompts');
+  await clearPrompts(page);
   await page.getByTestId('paste-prompts').fill('Name a river.\nName a mountain.\nName a city.');
   await page.getByTestId('add-pasted').click();
   await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]').textContent === '3 prompts');

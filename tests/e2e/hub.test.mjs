@@ -132,7 +132,7 @@ test('a 1,000-row Hub dataset comes into Build through paging; errors are named'
   assert.match(await page.getByTestId('prompts-note').textContent(), /1000 rows in prefab-test\/prompts-1k/);
   assert.equal(await page.getByTestId('prompt-column').locator('option:checked').textContent(), 'prompt');
   await page.getByTestId('use-file').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]')?.textContent === '1000 prompts');
+  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]')?.textContent === '1,000 prompts');
   const offsets = rowsRequests.filter((q) => q.get('dataset') === 'prefab-test/prompts-1k').map((q) => Number(q.get('offset')));
   assert.deepEqual([...new Set(offsets)].sort((a, b) => a - b), [0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
   assert.ok(rowsRequests.every((q) => Number(q.get('length')) <= 100));
@@ -156,7 +156,7 @@ api.upload_file(path_or_fileobj=path, path_in_repo="data/train-00000-of-00001.pa
   await picker.getByTestId('hub-preview').click();
   await page.waitForFunction(() => /6000 rows in prefab-test\/prompts-6k/.test(document.querySelector('[data-testid="prompts-note"]')?.textContent ?? ''));
   await page.getByTestId('use-file').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]')?.textContent === '7000 prompts');
+  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]')?.textContent === '7,000 prompts');
   assert.equal(parquetRequests.length, 1, 'the Parquet file list was asked for once');
   assert.deepEqual(rowsRequests.map((q) => q.get('offset')), ['0'], 'only the preview page came through /rows');
 

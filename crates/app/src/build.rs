@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use prefab_core::pool_plan::{PoolEntry, PoolModel, DEMO_PROMPTS};
+use prefab_core::pool_plan::{PoolEntry, PoolModel, Setting, SettingError, DEMO_PROMPTS, MAX_GENERATIONS_PER_PROMPT};
 use prefab_core::prompt_import::{read_source, ColumnMapping, SourceTable};
 use prefab_core::record::Prompt;
 use wasm_bindgen_futures::JsFuture;
@@ -14,6 +14,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::hub_account::HubAccount;
+use crate::pager::{thousands, Pager, Paging};
 use crate::hub_import::{HubPicker, HubSource};
 use crate::local_model::{LocalModel, ModelState};
 use crate::pool_run::{PoolRun, RunState, Runs};
@@ -54,18 +55,28 @@ fn PromptsPanel() -> impl IntoView {
     let hub_reading = RwSignal::new_local(None::<Rc<Cell<bool>>>);
 
     let replace = move |prompts: Vec<Prompt>| spawn_local(async move { report(problem, project::save_prompts(project, prompts).await) });
-    let use_demo = move |_| replace(DEMO_PROMPTS.iter().map(|text| Prompt::new(*text)).collect());
-    let add_pasted = move |_| {
+    // New prompts go after the ones there, each once.
+    let add = move |new: Vec<Prompt>| {
         let mut prompts = project.prompts.get_untracked();
-        for line in pasted.get_untracked().lines().map(str::trim).filter(|line| !line.is_empty()) {
-            let prompt = Prompt::new(line);
+        for prompt in new {
             if !prompts.iter().any(|existing| existing.id == prompt.id) {
                 prompts.push(prompt);
             }
         }
-        pasted.set(String::new());
         replace(prompts);
     };
+    let use_demo = move |_| add(DEMO_PROMPTS.iter().map(|text| Prompt::new(*text)).collect());
+    let add_pasted = move |_| {
+        add(pasted.get_untracked().lines().map(str::trim).filter(|line| !line.is_empty()).map(Prompt::new).collect());
+        pasted.set(String::new());
+    };
+    // Clearing asks first, and can be undone (even after a reload).
+    let confirming_clear = RwSignal::new(false);
+    let clear = move |_| {
+        confirming_clear.set(false);
+        spawn_local(async move { report(problem, project::clear_prompts(project).await) });
+    };
+    let undo_clear = move |_| spawn_local(async move { report(problem, project::restore_prompts(project).await) });
     // Offers a table for the column choice, with the columns guessed.
     let offer = move |table: SourceTable| {
         let position = |name: Option<&str>| name.and_then(|name| table.columns().iter().position(|c| c.name == name));
@@ -136,15 +147,9 @@ fn PromptsPanel() -> impl IntoView {
             None => match table.prompts(&mapping) {
                 Ok(imported) => {
                     let dropped = imported.empty_dropped + imported.duplicates_dropped;
-                    let mut prompts = project.prompts.get_untracked();
-                    for prompt in imported.prompts {
-                        if !prompts.iter().any(|existing| existing.id == prompt.id) {
-                            prompts.push(prompt);
-                        }
-                    }
                     note.set((dropped > 0).then(|| format!("Prompts added{}.", skipped(dropped))));
                     source.set(None);
-                    replace(prompts);
+                    add(imported.prompts);
                 }
                 Err(error) => problem.set(Some(error.to_string())),
             },
@@ -186,9 +191,28 @@ fn PromptsPanel() -> impl IntoView {
         <section class="panel" aria-labelledby="prompts-title" data-testid="prompts-panel">
             <h2 id="prompts-title">"Prompts"</h2>
             <div class="buttons">
-                <button type="button" data-testid="use-demo" on:click=use_demo>"Use the 10 demo prompts"</button>
-                <button type="button" data-testid="clear-prompts" on:click=move |_| replace(Vec::new())>"Clear prompts"</button>
+                <button type="button" data-testid="use-demo" on:click=use_demo>"Add the 10 demo prompts"</button>
+                <button type="button" data-testid="clear-prompts"
+                    on:click=move |_| if project.prompts.with_untracked(Vec::is_empty) { problem.set(Some("There are no prompts to clear.".to_owned())) } else { confirming_clear.set(true) }
+                    aria-disabled=move || project.prompts.with(Vec::is_empty).to_string()
+                    title=move || project.prompts.with(Vec::is_empty).then_some("There are no prompts to clear")
+                    hidden=confirming_clear>"Clear prompts"</button>
             </div>
+            {move || (confirming_clear.get() && !project.prompts.with(Vec::is_empty)).then(|| view! {
+                <div class="confirm" role="alertdialog" aria-labelledby="clear-question" data-testid="clear-confirm">
+                    <p id="clear-question">{format!("Remove all {} prompts from the project? Their completions and ratings stay stored, and Undo brings them back.", project.prompts.with_untracked(Vec::len))}</p>
+                    <div class="buttons">
+                        <button type="button" class="danger" data-testid="clear-confirm-yes" on:click=clear>"Remove the prompts"</button>
+                        <button type="button" data-testid="clear-confirm-no" on:click=move |_| confirming_clear.set(false)>"Keep them"</button>
+                    </div>
+                </div>
+            })}
+            {move || { let removed = project.removed_prompts.with(Vec::len); (removed > 0).then(|| view! {
+                <p role="status" data-testid="clear-undo-note">
+                    {format!("{removed} prompts were removed. ")}
+                    <button type="button" data-testid="clear-undo" on:click=undo_clear>"Undo: bring them back"</button>
+                </p>
+            }) }}
             <label>
                 "Paste prompts, one per line"
                 <textarea rows="3" data-testid="paste-prompts" prop:value=pasted
@@ -219,13 +243,50 @@ fn PromptsPanel() -> impl IntoView {
             })}
             {move || problem.get().map(|message| view! { <p class="error" role="alert" data-testid="prompts-error">{message}</p> })}
             {move || note.get().map(|message| view! { <p role="status" data-testid="prompts-note">{message}</p> })}
-            <p data-testid="prompt-count">{move || format!("{} prompts", project.prompts.with(Vec::len))}</p>
-            <ol class="prompt-list">
-                {move || project.prompts.with(|prompts| prompts.iter().take(10).map(|prompt| view! { <li>{prompt.text.clone()}</li> }).collect_view())}
-            </ol>
+            <PromptList />
         </section>
     }
 }
+
+/// The prompts, a page at a time, with a count and a search.
+#[component]
+fn PromptList() -> impl IntoView {
+    let project = expect_context::<Project>();
+    let search = RwSignal::new(String::new());
+    let paging = Paging::new(PROMPTS_PER_PAGE);
+    // The prompts that match, by position in the list.
+    let matching = Memo::new(move |_| {
+        let needle = search.get().trim().to_lowercase();
+        project.prompts.with(|prompts| {
+            prompts.iter().enumerate().filter(|(_, prompt)| needle.is_empty() || prompt.text.to_lowercase().contains(&needle)).map(|(index, _)| index).collect::<Vec<_>>()
+        })
+    });
+    let total = Signal::derive(move || matching.with(Vec::len));
+    view! {
+        <p data-testid="prompt-count">{move || {
+            let all = project.prompts.with(Vec::len);
+            if search.with(|search| search.trim().is_empty()) { format!("{} prompts", thousands(all)) } else { format!("{} of {} prompts match", thousands(total.get()), thousands(all)) }
+        }}</p>
+        {move || project.prompts.with(|prompts| prompts.len() > PROMPTS_PER_PAGE).then(|| view! {
+            <label>
+                "Search the prompts"
+                <input type="search" data-testid="prompt-search" prop:value=search
+                    on:input=move |event| { search.set(event_target_value(&event)); paging.page.set(0); } />
+            </label>
+        })}
+        <ol class="prompt-list" data-testid="prompt-list">
+            {move || {
+                let range = paging.range(total.get());
+                let shown: Vec<usize> = matching.with(|matching| matching[range].to_vec());
+                project.prompts.with(|prompts| shown.into_iter().map(|index| view! { <li value=index + 1>{prompts[index].text.clone()}</li> }).collect_view())
+            }}
+        </ol>
+        <Pager paging total testid="prompt-pages" noun="Prompts" />
+    }
+}
+
+/// Prompts listed on a page of Build's list.
+const PROMPTS_PER_PAGE: usize = 20;
 
 fn skipped(dropped: usize) -> String {
     if dropped == 0 { String::new() } else { format!("; {dropped} empty or repeated rows skipped") }
@@ -317,10 +378,10 @@ fn PoolPanel() -> impl IntoView {
     let endpoints = LocalResource::new(crate::endpoints::load_endpoints);
     let choice = RwSignal::new("local".to_owned());
     let system = RwSignal::new(String::new());
-    let temperature = RwSignal::new("0.7".to_owned());
-    let top_p = RwSignal::new("0.9".to_owned());
-    let max_tokens = RwSignal::new("128".to_owned());
-    let samples = RwSignal::new("1".to_owned());
+    let temperature = SettingField::new("0.7", "pool-temperature");
+    let top_p = SettingField::new("0.9", "pool-top-p");
+    let max_tokens = SettingField::new("128", "pool-max-tokens");
+    let samples = SettingField::new("1", "pool-samples");
     // One pool change at a time: each starts from the stored pool, so a
     // second click before the first is saved would otherwise drop one.
     let saving = RwSignal::new(false);
@@ -337,38 +398,31 @@ fn PoolPanel() -> impl IntoView {
         if saving.get_untracked() {
             return;
         }
-        let number = |signal: RwSignal<String>, name: &str| -> Result<f64, String> {
-            signal.get_untracked().trim().parse::<f64>().map_err(|_| format!("{name} must be a number"))
-        };
-        let entry = (|| -> Result<PoolEntry, String> {
-            let temperature = number(temperature, "Temperature")?;
-            let top_p = number(top_p, "top_p")?;
-            let max_new_tokens = number(max_tokens, "Max tokens")?;
-            let generations = number(samples, "Generations per prompt")?;
-            if !(0.0..=2.0).contains(&temperature) || !(0.0..=1.0).contains(&top_p) || max_new_tokens < 1.0 || generations < 1.0 {
-                return Err("Temperature is 0–2, top_p 0–1, max tokens and generations at least 1.".to_owned());
+        let fields = [(temperature, Setting::Temperature), (top_p, Setting::TopP), (max_tokens, Setting::MaxTokens), (samples, Setting::Generations)];
+        let read: Vec<Result<f64, SettingError>> = fields.iter().map(|(field, setting)| setting.read(&field.text.get_untracked())).collect();
+        if let Some(position) = read.iter().position(Result::is_err) {
+            // Each field shows its own problem; the first takes the focus.
+            fields.iter().for_each(|(field, _)| field.shown.set(true));
+            problem.set(None);
+            if let Some(input) = document().query_selector(&format!("[data-testid=\"{}\"]", fields[position].0.testid)).ok().flatten() {
+                let _ = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(input).map(|input| input.focus());
             }
-            let pool = project.pool.get_untracked();
-            let next = pool.iter().filter_map(|entry| entry.id.strip_prefix('m')?.parse::<u32>().ok()).max().map_or(1, |n| n + 1);
-            let choice = choice.get_untracked();
-            Ok(PoolEntry {
-                id: format!("m{next}"),
-                model: if choice == "local" { PoolModel::Local } else { PoolModel::Hosted { endpoint: choice } },
-                system_prompt: Some(system.get_untracked()).filter(|text| !text.trim().is_empty()),
-                temperature,
-                top_p,
-                max_new_tokens: max_new_tokens as u32,
-                generations_per_prompt: generations as u32,
-            })
-        })();
-        match entry {
-            Ok(entry) => {
-                let mut pool = project.pool.get_untracked();
-                pool.push(entry);
-                save(pool);
-            }
-            Err(message) => problem.set(Some(message)),
+            return;
         }
+        let [temperature, top_p, max_new_tokens, generations] = [0, 1, 2, 3].map(|index| read[index].clone().unwrap_or_default());
+        let mut pool = project.pool.get_untracked();
+        let next = pool.iter().filter_map(|entry| entry.id.strip_prefix('m')?.parse::<u32>().ok()).max().map_or(1, |n| n + 1);
+        let choice = choice.get_untracked();
+        pool.push(PoolEntry {
+            id: format!("m{next}"),
+            model: if choice == "local" { PoolModel::Local } else { PoolModel::Hosted { endpoint: choice } },
+            system_prompt: Some(system.get_untracked()).filter(|text| !text.trim().is_empty()),
+            temperature,
+            top_p,
+            max_new_tokens: max_new_tokens as u32,
+            generations_per_prompt: generations as u32,
+        });
+        save(pool);
     };
     let remove = move |index: usize| {
         if saving.get_untracked() {
@@ -406,15 +460,47 @@ fn PoolPanel() -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </label>
-                <label>"Temperature"<input data-testid="pool-temperature" inputmode="decimal" prop:value=temperature on:input=move |e| temperature.set(event_target_value(&e)) /></label>
-                <label>"top_p"<input data-testid="pool-top-p" inputmode="decimal" prop:value=top_p on:input=move |e| top_p.set(event_target_value(&e)) /></label>
-                <label>"Max tokens"<input data-testid="pool-max-tokens" inputmode="numeric" prop:value=max_tokens on:input=move |e| max_tokens.set(event_target_value(&e)) /></label>
-                <label>"Generations per prompt"<input data-testid="pool-samples" inputmode="numeric" prop:value=samples on:input=move |e| samples.set(event_target_value(&e)) /></label>
+                <SettingInput label="Temperature (0–2)" field=temperature setting=Setting::Temperature inputmode="decimal" />
+                <SettingInput label="top_p (above 0, up to 1)" field=top_p setting=Setting::TopP inputmode="decimal" />
+                <SettingInput label="Max tokens" field=max_tokens setting=Setting::MaxTokens inputmode="numeric" />
+                <SettingInput label=format!("Generations per prompt (1–{MAX_GENERATIONS_PER_PROMPT})") field=samples setting=Setting::Generations inputmode="numeric" />
                 <label>"System prompt (optional)"<input data-testid="pool-system" prop:value=system on:input=move |e| system.set(event_target_value(&e)) /></label>
                 <div class="buttons"><button type="submit" data-testid="pool-add" disabled=move || saving.get()>"Add to pool"</button></div>
             </form>
             {move || problem.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </section>
+    }
+}
+
+/// A number field of the pool's form: what is typed, and whether its
+/// problem is shown yet (from the first edit, or a refused Add).
+#[derive(Clone, Copy)]
+struct SettingField {
+    text: RwSignal<String>,
+    shown: RwSignal<bool>,
+    testid: &'static str,
+}
+
+impl SettingField {
+    fn new(initial: &str, testid: &'static str) -> SettingField {
+        SettingField { text: RwSignal::new(initial.to_owned()), shown: RwSignal::new(false), testid }
+    }
+}
+
+/// One of the pool's number fields, checked as it is typed: its problem
+/// (the range, what was typed) is said at the field.
+#[component]
+fn SettingInput(#[prop(into)] label: String, field: SettingField, setting: Setting, inputmode: &'static str) -> impl IntoView {
+    let error = move || field.shown.get().then(|| setting.read(&field.text.get()).err()).flatten().map(|error| error.to_string());
+    let described = format!("{}-problem", field.testid);
+    view! {
+        <label>
+            {label}
+            <input data-testid=field.testid inputmode=inputmode prop:value=field.text aria-describedby=described.clone()
+                aria-invalid=move || error().is_some().to_string()
+                on:input=move |event| { field.text.set(event_target_value(&event)); field.shown.set(true); } />
+            <span id=described class="error" data-testid=format!("{}-problem", field.testid)>{error}</span>
+        </label>
     }
 }
 
@@ -433,7 +519,15 @@ fn RunPanel() -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="run-title" data-testid="run-panel">
             <h2 id="run-title">"Run"</h2>
-            <RunControls run testid="run" can_start=Signal::derive(move || !project.prompts.with(Vec::is_empty) && !project.pool.with(Vec::is_empty)) />
+            <RunControls run testid="run" blocked=Signal::derive(move || {
+                if project.prompts.with(Vec::is_empty) {
+                    Some("Add prompts first.")
+                } else if project.pool.with(Vec::is_empty) {
+                    Some("Add a model to the pool first.")
+                } else {
+                    None
+                }
+            }) />
             <ResultsTable retry />
         </section>
     }
@@ -441,52 +535,71 @@ fn RunPanel() -> impl IntoView {
 
 /// A stage's Run (or Resume), Pause and Cancel, its progress bar and
 /// status line, and the problem that stopped it; `testid` prefixes the
-/// elements' test ids (`{testid}-start`, `{testid}-status`, …).
+/// elements' test ids (`{testid}-start`, `{testid}-status`, …). `blocked`
+/// says why the run cannot start (shown beside the button), if it cannot.
+///
+/// When nothing runs, the counts are the stored ones, so a reload shows
+/// where the work stands and offers to resume it.
 #[component]
-pub fn RunControls(run: PoolRun, testid: &'static str, #[prop(into)] can_start: Signal<bool>) -> impl IntoView {
+pub fn RunControls(run: PoolRun, testid: &'static str, #[prop(into)] blocked: Signal<Option<&'static str>>) -> impl IntoView {
     let project = expect_context::<Project>();
     let model = expect_context::<LocalModel>();
     let state = run.state;
     let progress = run.progress;
+    let stored = Memo::new(move |_| (state.get() != RunState::Running).then(|| run.stored_progress(project)));
+    let counts = move || stored.get().unwrap_or_else(|| progress.with(|progress| (progress.done, progress.total)));
     let summary = move || {
+        let (done, total) = counts();
+        if state.get() != RunState::Running {
+            return format!("{done} of {total} done");
+        }
         let progress = progress.get();
         let left = progress.seconds_left().map(|s| format!(" · about {:.0} s left", s)).unwrap_or_default();
         let speed = if progress.tokens_this_run > 0 { format!(" · {:.1} tok/s", progress.tokens_per_second()) } else { String::new() };
-        format!("{} of {} done{speed}{left}", progress.done, progress.total)
+        format!("{done} of {total} done{speed}{left}")
+    };
+    // Part done and not running: paused, or cut off by a reload.
+    let resumable = move || state.get() == RunState::Paused || stored.get().is_some_and(|(done, total)| done > 0 && done < total);
+    let why_not = move || match state.get() {
+        RunState::Running => Some("It is running"),
+        _ => blocked.get(),
     };
     view! {
         <div class="buttons">
             <button type="button" data-testid=format!("{testid}-start") on:click=move |_| run.start(project, model)
-                disabled=move || state.get() == RunState::Running || !can_start.get()>
-                {move || if state.get() == RunState::Paused { "Resume" } else { "Run" }}
+                disabled=move || why_not().is_some() title=why_not>
+                {move || if resumable() { "Resume" } else { "Run" }}
             </button>
-            <button type="button" data-testid=format!("{testid}-pause") on:click=move |_| run.pause() disabled=move || state.get() != RunState::Running>"Pause"</button>
-            <button type="button" data-testid=format!("{testid}-cancel") on:click=move |_| run.cancel() disabled=move || state.get() == RunState::Idle>"Cancel"</button>
+            <button type="button" data-testid=format!("{testid}-pause") on:click=move |_| run.pause()
+                disabled=move || state.get() != RunState::Running title=move || (state.get() != RunState::Running).then_some("Nothing is running")>"Pause"</button>
+            <button type="button" data-testid=format!("{testid}-cancel") on:click=move |_| run.cancel()
+                disabled=move || state.get() == RunState::Idle title=move || (state.get() == RunState::Idle).then_some("Nothing is running or paused")>"Cancel"</button>
         </div>
-        <progress aria-label=format!("{testid} progress") max=move || progress.get().total.max(1) value=move || progress.get().done></progress>
+        {move || (state.get() != RunState::Running).then(|| blocked.get()).flatten().map(|why| view! { <p class="hint" data-testid=format!("{testid}-why")>{why}</p> })}
+        <progress aria-label=format!("{testid} progress") max=move || counts().1.max(1) value=move || counts().0></progress>
         <p role="status" data-testid=format!("{testid}-status") data-state=move || format!("{:?}", state.get()).to_lowercase()>{summary}</p>
         {move || run.problem.get().map(|message| view! { <p class="error" role="alert" data-testid=format!("{testid}-problem")>{message}</p> })}
     }
 }
 
-/// How many rows the results table shows.
-const RESULT_ROWS_SHOWN: usize = 200;
+/// Rows on a page of the results table.
+const RESULT_ROWS_PER_PAGE: usize = 50;
 
-/// The planned items with their prompt, model and completion or failure
-/// (the first [`RESULT_ROWS_SHOWN`]).
+/// The planned items with their prompt, model and completion or failure,
+/// a page at a time: only the page's items are planned and drawn, so a run
+/// of 100,000 items redraws 50 rows when one finishes.
 #[component]
 fn ResultsTable(retry: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
     let project = expect_context::<Project>();
     let run = expect_context::<Runs>().pool;
+    let paging = Paging::new(RESULT_ROWS_PER_PAGE);
+    let total = Signal::derive(move || project.prompts.with(|prompts| project.pool.with(|pool| prefab_core::pool_plan::total_items(prompts, pool))));
     let rows = move || {
         let prompts = project.prompts.get();
         let pool = project.pool.get();
         let items = project.items.get();
-        prefab_core::pool_plan::plan(&prompts, &pool, |_| false)
+        prefab_core::pool_plan::items_in(&prompts, &pool, paging.range(total.get()))
             .into_iter()
-            // A big run would redraw thousands of rows on every finished
-            // item; the first ones, and the counts above, are what matters.
-            .take(RESULT_ROWS_SHOWN)
             .map(|item| {
                 let key = item.key.clone();
                 let live_key = key.clone();
@@ -518,6 +631,7 @@ fn ResultsTable(retry: impl Fn(String) + Copy + Send + Sync + 'static) -> impl I
             .collect_view()
     };
     view! {
+        <Pager paging total testid="result-pages" noun="Items" />
         <div class="table-scroll">
             <table class="results" data-testid="results">
                 <thead><tr><th scope="col">"Prompt"</th><th scope="col">"Model"</th><th scope="col">"Completion"</th><th scope="col">"State"</th></tr></thead>

@@ -220,34 +220,39 @@ pub fn Contribute() -> impl IntoView {
         tick.update(|tick| *tick += 1);
     };
 
+    // One keyboard model: shortcuts act unless focus is in a text field;
+    // Enter and Space on a focused link or button are that link or button,
+    // except Enter on an answer button once an answer is picked, which
+    // submits it (as Enter does anywhere else).
     let on_key = window_event_listener(ev::keydown, move |event| {
-        // Typing in a field is not rating.
-        let typing = event
-            .target()
-            .and_then(|target| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(target).ok())
-            .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
-        if typing || event.ctrl_key() || event.meta_key() || event.alt_key() || event.repeat() {
+        let focus = focus_of(&event);
+        if focus == Focus::Typing || event.ctrl_key() || event.meta_key() || event.alt_key() || event.repeat() {
             return;
         }
-        // Enter on a focused button is that button's click.
-        if event.key() == "Enter"
-            && event
-                .target()
-                .and_then(|target| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(target).ok())
-                .is_some_and(|element| element.tag_name() == "BUTTON")
-        {
-            return;
+        let key = event.key();
+        if key == "Enter" || key == " " {
+            let picked = matches!(choice.get_untracked(), Some(Choice::Draft(_)));
+            match focus {
+                Focus::Button { answer: true } if key == "Enter" && picked => {}
+                Focus::Link | Focus::Button { .. } => return,
+                _ => {}
+            }
         }
-        if let Some(action) = action_for_key(mode.get_untracked(), &event.key()) {
+        if let Some(action) = action_for_key(mode.get_untracked(), &key) {
             event.prevent_default();
             act(action);
         }
     });
     on_cleanup(move || on_key.remove());
 
+    let name_problem = RwSignal::new(None::<&'static str>);
     let set_annotator = move |event: ev::Event| {
         let name = event_target_value(&event).trim().to_owned();
-        if name.is_empty() || name == project.annotator.get_untracked() {
+        if name.is_empty() {
+            return name_problem.set(Some("Type a name: your ratings are kept under it."));
+        }
+        name_problem.set(None);
+        if name == project.annotator.get_untracked() {
             return;
         }
         spawn_local(async move {
@@ -256,6 +261,8 @@ pub fn Contribute() -> impl IntoView {
             }
         });
     };
+    let has_item = Memo::new(move |_| shown.with(Option::is_some));
+    let picked = move || choice.with(|choice| matches!(choice, Some(Choice::Draft(_))));
     let total = move || progress.get().map_or(0, |progress| progress.total);
     let rated = move || progress.get().map_or(0, |progress| progress.rated);
 
@@ -278,7 +285,9 @@ pub fn Contribute() -> impl IntoView {
                 <label>
                     "Your name"
                     <input data-testid="annotator" prop:value=move || project.annotator.get() on:change=set_annotator
-                        autocomplete="nickname" spellcheck="false" />
+                        autocomplete="nickname" spellcheck="false" aria-describedby="annotator-problem"
+                        aria-invalid=move || name_problem.get().is_some().to_string() />
+                    <span id="annotator-problem" class="error" role="alert" data-testid="annotator-problem">{move || name_problem.get()}</span>
                 </label>
                 <label class="choice" hidden=in_campaign>
                     <input type="checkbox" data-testid="show-judges" prop:checked=show_judges on:change=move |event| show_judges.set(event_target_checked(&event)) />
@@ -302,8 +311,28 @@ pub fn Contribute() -> impl IntoView {
                         }>"Rate the skipped ones"</button>
                     })}
                 }.into_any(),
-                Some(shown) => view! { <TaskView shown mode=mode.get_untracked() choice saving act show_judges /> }.into_any(),
+                Some(_) => ().into_any(),
             }}
+            // The task stays while there are items: its buttons (and the
+            // focus on one) outlive the item shown.
+            {move || has_item.get().then(|| view! {
+                <section class="task" data-testid="task" data-index=move || shown.with(|shown| shown.as_ref().map(|shown| shown.index)) aria-label="Rate this">
+                    {move || shown.get().map(|shown| view! { <ItemView shown mode=mode.get_untracked() choice act show_judges /> })}
+                    {move || { let mode = mode.get(); view! { <Answers mode choice act shown /> } }}
+                    <div class="buttons" role="group" aria-label="Rating actions">
+                        <button type="button" data-testid="submit" class="primary"
+                            aria-disabled=move || (!picked() || saving.get()).to_string()
+                            title=move || if saving.get() { "Saving the last rating…" } else if picked() { "Submit this answer" } else { "Choose an answer first" }
+                            on:click=move |_| act(Action::Submit)>
+                            "Submit " <kbd>"Enter"</kbd>
+                        </button>
+                        <button type="button" data-testid="undo" on:click=move |_| act(Action::Undo)>"Undo " <kbd>"z"</kbd></button>
+                        <button type="button" data-testid="skip" on:click=move |_| act(Action::Skip)>"Skip " <kbd>"s"</kbd></button>
+                        <button type="button" aria-label="Previous item" on:click=move |_| act(Action::Previous)>"←"</button>
+                        <button type="button" aria-label="Next item" on:click=move |_| act(Action::Next)>"→"</button>
+                    </div>
+                </section>
+            })}
             {move || hint.get().map(|hint| view! { <p class="hint" role="status" data-testid="rating-hint">{hint}</p> })}
             <p class="hint keys">
                 "Keys: "
@@ -323,7 +352,7 @@ pub fn Contribute() -> impl IntoView {
 pub(crate) fn QuestionSelect(testid: &'static str, selected: Signal<RatingMode>, problem: RwSignal<Option<String>>) -> impl IntoView {
     let project = expect_context::<Project>();
     let kinds = [
-        ("thumbs", "👍 / 👎 (KTO)", RatingMode::KtoThumbs),
+        ("thumbs", "👍 Good / 👎 Bad (KTO)", RatingMode::KtoThumbs),
         ("pairwise", "A vs B (DPO)", RatingMode::Pairwise),
         ("likert", "1 to 5", RatingMode::Likert),
         ("ranking", "Ranking", RatingMode::Ranking),
@@ -427,15 +456,38 @@ fn ordinal(rank: usize) -> String {
     format!("{rank}{suffix}")
 }
 
+/// What has the keyboard's focus, as far as shortcuts care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Focus {
+    /// A field that takes text: keys are typing.
+    Typing,
+    /// A link: Enter follows it.
+    Link,
+    /// A button: Enter and Space press it; `answer` when it picks an answer.
+    Button { answer: bool },
+    /// The page, a heading, a checkbox.
+    Elsewhere,
+}
+
+fn focus_of(event: &web_sys::KeyboardEvent) -> Focus {
+    let Some(element) = event.target().and_then(|target| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(target).ok()) else {
+        return Focus::Elsewhere;
+    };
+    match element.tag_name().as_str() {
+        "TEXTAREA" | "SELECT" => Focus::Typing,
+        "INPUT" if matches!(element.get_attribute("type").as_deref(), Some("checkbox" | "radio")) => Focus::Elsewhere,
+        "INPUT" => Focus::Typing,
+        "A" => Focus::Link,
+        "BUTTON" => Focus::Button { answer: element.has_attribute("data-answer") },
+        _ if element.get_attribute("contenteditable").is_some_and(|editable| editable != "false") => Focus::Typing,
+        _ => Focus::Elsewhere,
+    }
+}
+
+/// The item on screen: its prompt and completions (a ranking's cards carry
+/// their own "next best" buttons).
 #[component]
-fn TaskView(
-    shown: Shown,
-    mode: RatingMode,
-    choice: Memo<Option<Choice>>,
-    saving: RwSignal<bool>,
-    act: impl Fn(Action) + Copy + Send + Sync + 'static,
-    show_judges: RwSignal<bool>,
-) -> impl IntoView {
+fn ItemView(shown: Shown, mode: RatingMode, choice: Memo<Option<Choice>>, act: impl Fn(Action) + Copy + Send + Sync + 'static, show_judges: RwSignal<bool>) -> impl IntoView {
     let notes = shown.notes.clone();
     let note = move |position: usize| {
         let Notes { rewrite, judge } = notes.get(position).cloned().unwrap_or_default();
@@ -444,16 +496,7 @@ fn TaskView(
             {move || show_judges.get().then(|| judge.clone()).flatten().map(|judge| view! { <p class="hint" data-testid="judge-hint">{judge}</p> })}
         }
     };
-    let ids: Vec<String> = shown.item.shown.clone();
-    let ids = StoredValue::new(ids);
-    let marked = move |action: Action| choice.with(|choice| choice.as_ref().is_some_and(|choice| ids.with_value(|ids| choice.marks(action, ids))));
-    let button = move |action: Action, label: String, key: &'static str| {
-        view! {
-            <button type="button" class="choice-button" aria-pressed=move || marked(action).to_string() on:click=move |_| act(action)>
-                {label} <kbd>{key}</kbd>
-            </button>
-        }
-    };
+    let ids = StoredValue::new(shown.item.shown.clone());
     let cards = match mode {
         RatingMode::KtoThumbs | RatingMode::Likert => shown
             .completions
@@ -497,7 +540,9 @@ fn TaskView(
                         </h3>
                         <p class="completion">{text.clone()}</p>
                         {note(position)}
-                        <button type="button" class="choice-button" disabled=move || rank().is_some() on:click=move |_| act(Action::Number(number))>
+                        <button type="button" class="choice-button" data-answer="" aria-disabled=move || rank().is_some().to_string()
+                            title=move || rank().map(|_| "Already ranked; Undo takes a pick back")
+                            on:click=move |_| act(Action::Number(number))>
                             "Next best" <kbd>{number.to_string()}</kbd>
                         </button>
                     </article>
@@ -505,6 +550,31 @@ fn TaskView(
             })
             .collect_view()
             .into_any(),
+    };
+    let layout = if mode == RatingMode::KtoThumbs || mode == RatingMode::Likert { "single" } else { "pair" };
+    view! {
+        <h2>"Prompt"</h2>
+        <p class="prompt" data-testid="task-prompt">{shown.prompt}</p>
+        <div class=layout>{cards}</div>
+    }
+}
+
+/// The answer buttons of a question kind (a ranking's are on its cards).
+/// They stay while items change, so focus on one stays too.
+#[component]
+fn Answers(mode: RatingMode, choice: Memo<Option<Choice>>, act: impl Fn(Action) + Copy + Send + Sync + 'static, shown: Memo<Option<Shown>>) -> impl IntoView {
+    let marked = move |action: Action| {
+        choice.with(|choice| {
+            let Some(choice) = choice else { return false };
+            shown.with(|shown| shown.as_ref().is_some_and(|shown| choice.marks(action, &shown.item.shown)))
+        })
+    };
+    let button = move |action: Action, label: String, key: &'static str| {
+        view! {
+            <button type="button" class="choice-button" data-answer="" aria-pressed=move || marked(action).to_string() on:click=move |_| act(action)>
+                {label} <kbd>{key}</kbd>
+            </button>
+        }
     };
     let choices = match mode {
         RatingMode::KtoThumbs => {
@@ -517,25 +587,7 @@ fn TaskView(
         RatingMode::Likert => (1..=5u8).map(|score| button(Action::Number(score), score.to_string(), ["1", "2", "3", "4", "5"][score as usize - 1])).collect(),
         RatingMode::Ranking => Vec::new(),
     };
-    let layout = if mode == RatingMode::KtoThumbs || mode == RatingMode::Likert { "single" } else { "pair" };
-    view! {
-        <section class="task" data-testid="task" data-index=shown.index aria-label="Rate this">
-            <h2>"Prompt"</h2>
-            <p class="prompt" data-testid="task-prompt">{shown.prompt}</p>
-            <div class=layout>{cards}</div>
-            {(!choices.is_empty()).then(|| view! { <div class="buttons" role="group" aria-label="Your answer">{choices}</div> })}
-            <div class="buttons" role="group" aria-label="Rating actions">
-                <button type="button" data-testid="submit" class="primary" disabled=move || choice.with(|choice| !matches!(choice, Some(Choice::Draft(_)))) || saving.get()
-                    on:click=move |_| act(Action::Submit)>
-                    "Submit " <kbd>"Enter"</kbd>
-                </button>
-                <button type="button" data-testid="undo" on:click=move |_| act(Action::Undo)>"Undo " <kbd>"z"</kbd></button>
-                <button type="button" data-testid="skip" on:click=move |_| act(Action::Skip)>"Skip " <kbd>"s"</kbd></button>
-                <button type="button" aria-label="Previous item" on:click=move |_| act(Action::Previous)>"←"</button>
-                <button type="button" aria-label="Next item" on:click=move |_| act(Action::Next)>"→"</button>
-            </div>
-        </section>
-    }
+    (!choices.is_empty()).then(|| view! { <div class="buttons" role="group" aria-label="Your answer">{choices}</div> })
 }
 
 /// A safe subset of Markdown: paragraphs, `- ` lists and `**bold**`, built

@@ -115,8 +115,8 @@ pub fn Export() -> impl IntoView {
             <h2 id="export-title">"Dataset"</h2>
             <fieldset>
                 <legend>"Format"</legend>
-                <label class="choice"><input type="radio" name="kind" data-testid="export-kto" prop:checked=move || kind.get() == Kind::Kto on:change=move |_| kind.set(Kind::Kto) />"KTO: prompt, completion, label (from 👍/👎)"</label>
-                <label class="choice"><input type="radio" name="kind" data-testid="export-dpo" prop:checked=move || kind.get() == Kind::Dpo on:change=move |_| kind.set(Kind::Dpo) />"DPO: prompt, chosen, rejected (from A vs B, a ranking, 1–5 or 👍/👎)"</label>
+                <label class="choice"><input type="radio" name="kind" data-testid="export-kto" prop:checked=move || kind.get() == Kind::Kto on:change=move |_| kind.set(Kind::Kto) />"KTO: prompt, completion, label (from 👍 Good / 👎 Bad)"</label>
+                <label class="choice"><input type="radio" name="kind" data-testid="export-dpo" prop:checked=move || kind.get() == Kind::Dpo on:change=move |_| kind.set(Kind::Dpo) />"DPO: prompt, chosen, rejected (from A vs B, a ranking, 1–5 or 👍 Good / 👎 Bad)"</label>
                 <label class="choice"><input type="radio" name="kind" data-testid="export-raw" prop:checked=move || kind.get() == Kind::Raw on:change=move |_| kind.set(Kind::Raw) />"Raw generations, DIBT style (input, generation_model, generation_prompt, generations, ratings, rationales)"</label>
             </fieldset>
             <label>
@@ -156,11 +156,11 @@ pub fn Export() -> impl IntoView {
                     "auto" => None,
                     label => Some(ScoreSource::Judge { aspect: None, judge: Some(label.trim_start_matches("judge:").to_owned()) }),
                 })>
-                    <option value="auto">"What was rated (A vs B, else ranking, else 1–5, else 👍/👎, else the judges)"</option>
+                    <option value="auto">"What was rated (A vs B, else ranking, else 1–5, else 👍 Good / 👎 Bad, else the judges)"</option>
                     <option value="pairwise">"A vs B answers"</option>
                     <option value="ranking">"Rankings"</option>
                     <option value="likert">"1–5 scores"</option>
-                    <option value="thumbs">"👍/👎"</option>
+                    <option value="thumbs">"👍 Good / 👎 Bad"</option>
                     <option value="panel">"Judges: the mean of every judge"</option>
                     {move || judge::labels(&records.get()).into_iter().map(|label| view! { <option value=format!("judge:{label}")>{format!("Judge: {label}")}</option> }).collect_view()}
                 </select>
@@ -343,8 +343,8 @@ fn charts(records: &[Record]) -> impl IntoView {
         let model = |id: &str| record.generations.iter().find(|g| g.id == id).map(|g| g.model_id.clone()).unwrap_or_default();
         for rating in &record.ratings {
             let answer = match &rating.value {
-                RatingValue::KtoThumbs { up: true, .. } => "👍",
-                RatingValue::KtoThumbs { up: false, .. } => "👎",
+                RatingValue::KtoThumbs { up: true, .. } => "👍 Good",
+                RatingValue::KtoThumbs { up: false, .. } => "👎 Bad",
                 RatingValue::Likert { score, .. } => ["1", "2", "3", "4", "5"][(*score as usize).clamp(1, 5) - 1],
                 RatingValue::Pairwise { a, b, verdict } => {
                     let (score_a, score_b) = match verdict {

@@ -17,6 +17,7 @@ pub mod hub_publish;
 pub mod local_model;
 pub mod model_settings;
 pub mod model_worker;
+pub mod pager;
 pub mod places;
 pub mod pool_run;
 pub mod project;
@@ -36,7 +37,15 @@ pub fn App() -> impl IntoView {
     let account = hub_account::HubAccount::new();
     provide_context(account);
     let (place, set_place) = signal(place_in_address());
-    let listener = window_event_listener(ev::hashchange, move |_| set_place.set(place_in_address()));
+    let listener = window_event_listener(ev::hashchange, move |_| {
+        let next = place_in_address();
+        if next != place.get_untracked() {
+            set_place.set(next);
+            // Focus follows the person to the new place's heading, as after a
+            // page load: a nav link keeps no focus that Enter would follow again.
+            set_timeout(focus_place_title, std::time::Duration::ZERO);
+        }
+    });
     on_cleanup(move || listener.remove());
     let model = LocalModel::new(ModelWorker::start());
     provide_context(model);
@@ -105,6 +114,12 @@ pub fn App() -> impl IntoView {
     }
 }
 
+fn focus_place_title() {
+    if let Some(title) = document().get_element_by_id("place-title").and_then(|title| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(title).ok()) {
+        let _ = title.focus();
+    }
+}
+
 fn place_in_address() -> Place {
     let hash = window().location().hash().unwrap_or_default();
     Place::from_hash(&hash)
@@ -131,7 +146,7 @@ fn place_view(place: Place) -> impl IntoView {
     };
     view! {
         <section data-testid=testid aria-labelledby="place-title">
-            <h1 id="place-title">{place.title()}</h1>
+            <h1 id="place-title" tabindex="-1">{place.title()}</h1>
             <p>{purpose}</p>
             {(place == Place::Contribute).then(|| view! { <WhenProjectOpen><contribute::Contribute /></WhenProjectOpen> })}
             {(place == Place::Build).then(|| view! { <WhenProjectOpen><build::Build /></WhenProjectOpen> })}

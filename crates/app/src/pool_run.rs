@@ -211,6 +211,25 @@ impl PoolRun {
         self.cancel.with_value(|cancels| cancels.values().for_each(|cancel| cancel()));
     }
 
+    /// How much of the stage is done and how much there is, from what is
+    /// stored (tracked): what the status says when nothing is running, as
+    /// after a reload.
+    pub fn stored_progress(self, project: Project) -> (usize, usize) {
+        project.prompts.track();
+        project.pool.track();
+        project.items.track();
+        match self.stage {
+            Stage::Pool => {}
+            Stage::Evol => project.evol.track(),
+            Stage::Judge => {
+                project.evol.track();
+                project.judges.track();
+            }
+        }
+        let plan = self.plan(project);
+        (plan.total - plan.jobs.len().min(plan.total), plan.total)
+    }
+
     /// The stage's plan as the project stands.
     fn plan(self, project: Project) -> Plan {
         let items = project.items;

@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use prefab_core::pool_plan::PoolEntry;
 use prefab_core::contribute::RatingMode;
 use prefab_core::judge::{Judge, Judged};
-use prefab_core::record::{assemble_records, ratings_with_renamed_ids, renamed_generation_ids, Generation, HumanRating, Prompt, Record};
+use prefab_core::record::{assemble_records, ratings_with_renamed_ids, rename_annotator, renamed_generation_ids, Generation, HumanRating, Prompt, Record};
 use prefab_core::tasks::evol_quality::EvolQuality;
 use prefab_store::{Collection, Store};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::endpoints::DATABASE;
 
 const PROMPTS_KEY: &str = "prompts";
+const REMOVED_PROMPTS_KEY: &str = "removed_prompts";
 const POOL_KEY: &str = "pool";
 const RATING_MODE_KEY: &str = "rating_mode";
 const GUIDELINES_KEY: &str = "guidelines";
@@ -68,6 +69,9 @@ pub enum ItemState {
 pub struct Project {
     /// The prompts, in order.
     pub prompts: RwSignal<Vec<Prompt>>,
+    /// The prompts the last "Clear prompts" removed, for its undo (their
+    /// completions and ratings stay stored, out of view until restored).
+    pub removed_prompts: RwSignal<Vec<Prompt>>,
     /// The model pool.
     pub pool: RwSignal<Vec<PoolEntry>>,
     /// EvolQuality's settings: who rewrites the pool's completions, and how.
@@ -95,6 +99,7 @@ impl Project {
     pub fn new() -> Project {
         Project {
             prompts: RwSignal::new(Vec::new()),
+            removed_prompts: RwSignal::new(Vec::new()),
             pool: RwSignal::new(Vec::new()),
             evol: RwSignal::new(EvolQuality::default()),
             judges: RwSignal::new(Vec::new()),
@@ -113,6 +118,7 @@ impl Project {
         let store = open().await?;
         let text = |error: prefab_store::StoreError| error.to_string();
         let prompts: Vec<Prompt> = store.setting(PROMPTS_KEY).await.map_err(text)?.unwrap_or_default();
+        let removed_prompts: Vec<Prompt> = store.setting(REMOVED_PROMPTS_KEY).await.map_err(text)?.unwrap_or_default();
         let pool: Vec<PoolEntry> = store.setting(POOL_KEY).await.map_err(text)?.unwrap_or_default();
         let evol: EvolQuality = store.setting(EVOL_KEY).await.map_err(text)?.unwrap_or_default();
         let judges: Vec<Judge> = store.setting(JUDGES_KEY).await.map_err(text)?.unwrap_or_default();
@@ -134,6 +140,7 @@ impl Project {
             (items, ratings) = migrate_identity(&store, items, ratings).await.map_err(text)?;
         }
         self.prompts.set(prompts);
+        self.removed_prompts.set(removed_prompts);
         self.pool.set(pool);
         self.evol.set(evol);
         self.judges.set(judges);
@@ -285,6 +292,46 @@ pub async fn save_prompts(project: Project, prompts: Vec<Prompt>) -> Result<(), 
     .await
 }
 
+/// Removes every prompt, keeping them for [`restore_prompts`]: the removed
+/// list is written before the prompts are cleared, so a crash in between
+/// leaves them listed twice, never lost.
+pub async fn clear_prompts(project: Project) -> Result<(), String> {
+    let removed = project.prompts.get_untracked();
+    write(
+        |store| async move {
+            store.put_setting(REMOVED_PROMPTS_KEY, &removed).await?;
+            store.put_setting(PROMPTS_KEY, &Vec::<Prompt>::new()).await.map(|_| removed)
+        },
+        move |removed| {
+            project.removed_prompts.set(removed);
+            project.prompts.set(Vec::new());
+        },
+    )
+    .await
+}
+
+/// Brings the prompts the last clear removed back, after any added since
+/// (with their completions and ratings, which stayed stored).
+pub async fn restore_prompts(project: Project) -> Result<(), String> {
+    let mut prompts = project.prompts.get_untracked();
+    for prompt in project.removed_prompts.get_untracked() {
+        if !prompts.iter().any(|existing| existing.id == prompt.id) {
+            prompts.push(prompt);
+        }
+    }
+    write(
+        |store| async move {
+            store.put_setting(PROMPTS_KEY, &prompts).await?;
+            store.put_setting(REMOVED_PROMPTS_KEY, &Vec::<Prompt>::new()).await.map(|_| prompts)
+        },
+        move |prompts| {
+            project.prompts.set(prompts);
+            project.removed_prompts.set(Vec::new());
+        },
+    )
+    .await
+}
+
 /// Replaces the rating guidelines (Markdown).
 pub async fn save_guidelines(project: Project, guidelines: String) -> Result<(), String> {
     write(|store| async move { store.put_setting(GUIDELINES_KEY, &guidelines).await.map(|_| guidelines) }, move |guidelines| {
@@ -293,11 +340,34 @@ pub async fn save_guidelines(project: Project, guidelines: String) -> Result<(),
     .await
 }
 
-/// Sets the name kept with this browser's ratings.
+/// Renames the person rating in this browser: their ratings are carried to
+/// the new name (see [`rename_annotator`](prefab_core::record::rename_annotator)).
+/// The new answers and the name are written before the old answers are
+/// deleted, so a crash midway leaves them under both names, never neither.
 pub async fn save_annotator(project: Project, name: String) -> Result<(), String> {
-    write(|store| async move { store.put_setting(ANNOTATOR_KEY, &name).await.map(|_| name) }, move |name| {
-        project.annotator.set(name)
-    })
+    let old = project.annotator.get_untracked();
+    let renamed = project.ratings.with_untracked(|ratings| rename_annotator(ratings.values(), &old, &name));
+    let put: Vec<(String, HumanRating)> = renamed.put.into_iter().map(|rating| (rating.id(), rating)).collect();
+    let delete = renamed.delete;
+    write(
+        |store| async move {
+            store.put_all(Collection::Ratings, put.iter().map(|(id, rating)| (id.as_str(), rating))).await?;
+            store.put_setting(ANNOTATOR_KEY, &name).await?;
+            for id in &delete {
+                store.delete(Collection::Ratings, id).await?;
+            }
+            Ok((name, put, delete))
+        },
+        move |(name, put, delete)| {
+            project.ratings.update(|ratings| {
+                for id in &delete {
+                    ratings.remove(id);
+                }
+                ratings.extend(put);
+            });
+            project.annotator.set(name);
+        },
+    )
     .await
 }
 

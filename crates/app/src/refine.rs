@@ -172,7 +172,7 @@ pub fn EvolPanel() -> impl IntoView {
             <label class="choice"><input type="checkbox" data-testid="evol-keep-original" prop:checked=move || project.evol.with(|evol| evol.include_original)
                 on:change=move |event| { let on = event_target_checked(&event); save(Box::new(move |evol| { evol.include_original = on; Ok(()) })) } />"Keep the original completion beside its rewrites"</label>
             {move || problem.get().map(|message| view! { <p class="error" role="alert" data-testid="evol-settings-problem">{message}</p> })}
-            <RunControls run testid="evol" can_start=Signal::derive(move || has_completions(project)) />
+            <RunControls run testid="evol" blocked=Signal::derive(move || (!has_completions(project)).then_some("Run the pool first: there are no completions to rewrite.")) />
             <div class="table-scroll">
                 <table class="results" data-testid="evol-results">
                     <thead><tr><th scope="col">"Prompt"</th><th scope="col">"Mutation"</th><th scope="col">"Rewrite"</th><th scope="col">"State"</th></tr></thead>
@@ -312,7 +312,15 @@ pub fn JudgesPanel() -> impl IntoView {
                 <div class="buttons"><button type="submit" data-testid="judge-add">"Add judge"</button></div>
             </form>
             {move || problem.get().map(|message| view! { <p class="error" role="alert" data-testid="judge-settings-problem">{message}</p> })}
-            <RunControls run testid="judge" can_start=Signal::derive(move || has_completions(project) && !project.judges.with(Vec::is_empty)) />
+            <RunControls run testid="judge" blocked=Signal::derive(move || {
+                if !has_completions(project) {
+                    Some("Run the pool first: there are no completions to judge.")
+                } else if project.judges.with(Vec::is_empty) {
+                    Some("Add a judge first.")
+                } else {
+                    None
+                }
+            }) />
             <div class="table-scroll">
                 <table class="results" data-testid="judge-results">
                     <thead><tr><th scope="col">"Prompt"</th><th scope="col">"Judge"</th><th scope="col">"Ratings"</th><th scope="col">"State"</th></tr></thead>

@@ -129,6 +129,93 @@ pub fn plan(prompts: &[Prompt], pool: &[PoolEntry], is_done: impl Fn(&str) -> bo
     items
 }
 
+/// The planned items at positions `range` of the whole plan (done or not),
+/// without building the rest: a table of 100,000 planned items draws one
+/// page of them.
+pub fn items_in(prompts: &[Prompt], pool: &[PoolEntry], range: std::ops::Range<usize>) -> Vec<WorkItem> {
+    let per_prompt: usize = pool.iter().map(|entry| entry.generations_per_prompt as usize).sum();
+    let mut items = Vec::new();
+    if per_prompt == 0 {
+        return items;
+    }
+    let mut position = range.start;
+    while position < range.end.min(prompts.len() * per_prompt) {
+        let (prompt_index, mut offset) = (position / per_prompt, position % per_prompt);
+        let prompt = &prompts[prompt_index];
+        for (entry_index, entry) in pool.iter().enumerate() {
+            let count = entry.generations_per_prompt as usize;
+            if offset < count {
+                let sample = offset as u32;
+                items.push(WorkItem { prompt_index, entry_index, sample, key: item_key(prompt, entry, sample) });
+                break;
+            }
+            offset -= count;
+        }
+        position += 1;
+    }
+    items
+}
+
+/// A pool entry's setting as typed in the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// Softmax temperature, 0 to 2.
+    Temperature,
+    /// Nucleus sampling mass, above 0 up to 1.
+    TopP,
+    /// The most tokens to generate, a whole number.
+    MaxTokens,
+    /// Completions of each prompt, a whole number.
+    Generations,
+}
+
+/// The most tokens an entry may ask for: more than any model's context here.
+pub const MAX_NEW_TOKENS: u32 = 32_768;
+/// The most completions of one prompt by one entry: enough for best-of-n,
+/// and a plan people can still look through.
+pub const MAX_GENERATIONS_PER_PROMPT: u32 = 100;
+
+/// Why a typed setting was refused, said at its field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingError {
+    /// The setting.
+    pub setting: Setting,
+    /// What the field holds.
+    pub typed: String,
+}
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let typed = self.typed.trim();
+        let what = if typed.is_empty() { "is empty".to_owned() } else { format!("is “{typed}”") };
+        match self.setting {
+            Setting::Temperature => write!(f, "Temperature {what}: type a number from 0 to 2."),
+            Setting::TopP => write!(f, "top_p {what}: type a number above 0, up to 1."),
+            Setting::MaxTokens => write!(f, "Max tokens {what}: type a whole number from 1 to {MAX_NEW_TOKENS}."),
+            Setting::Generations => write!(f, "Generations per prompt {what}: type a whole number from 1 to {MAX_GENERATIONS_PER_PROMPT}."),
+        }
+    }
+}
+
+impl std::error::Error for SettingError {}
+
+impl Setting {
+    /// Reads `typed` as this setting: a number in its range, whole where it
+    /// counts something (2.5 generations is refused, not rounded).
+    pub fn read(self, typed: &str) -> Result<f64, SettingError> {
+        let refuse = || SettingError { setting: self, typed: typed.to_owned() };
+        let value: f64 = typed.trim().parse().map_err(|_| refuse())?;
+        let whole = value.fract() == 0.0;
+        let fits = match self {
+            Setting::Temperature => (0.0..=2.0).contains(&value),
+            Setting::TopP => value > 0.0 && value <= 1.0,
+            Setting::MaxTokens => whole && (1.0..=f64::from(MAX_NEW_TOKENS)).contains(&value),
+            Setting::Generations => whole && (1.0..=f64::from(MAX_GENERATIONS_PER_PROMPT)).contains(&value),
+        };
+        if fits { Ok(value) } else { Err(refuse()) }
+    }
+}
+
 /// How many items the whole run has.
 pub fn total_items(prompts: &[Prompt], pool: &[PoolEntry]) -> usize {
     prompts.len() * pool.iter().map(|entry| entry.generations_per_prompt as usize).sum::<usize>()
@@ -222,6 +309,56 @@ pub const DEMO_PROMPTS: [&str; 10] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_of_the_plan_is_the_same_slice_of_the_whole() {
+        let prompts: Vec<Prompt> = (0..7).map(|n| Prompt::new(format!("prompt {n}"))).collect();
+        let entry = |id: &str, generations_per_prompt| PoolEntry {
+            id: id.into(),
+            model: PoolModel::Local,
+            system_prompt: None,
+            temperature: 0.7,
+            top_p: 0.9,
+            max_new_tokens: 8,
+            generations_per_prompt,
+        };
+        let pool = vec![entry("m1", 2), entry("m2", 3)];
+        let whole = plan(&prompts, &pool, |_| false);
+        assert_eq!(whole.len(), total_items(&prompts, &pool));
+        for range in [0..5, 3..11, 30..35, 33..100, 40..40] {
+            let page = items_in(&prompts, &pool, range.clone());
+            let expected = &whole[range.start.min(whole.len())..range.end.min(whole.len())];
+            assert_eq!(page.iter().map(|item| &item.key).collect::<Vec<_>>(), expected.iter().map(|item| &item.key).collect::<Vec<_>>());
+        }
+        assert!(items_in(&prompts, &[], 0..10).is_empty());
+    }
+
+    #[test]
+    fn settings_are_read_in_range_and_whole_where_they_count() {
+        assert_eq!(Setting::Temperature.read(" 0.7 "), Ok(0.7));
+        assert_eq!(Setting::TopP.read("1"), Ok(1.0));
+        assert_eq!(Setting::MaxTokens.read("128"), Ok(128.0));
+        assert_eq!(Setting::Generations.read("100"), Ok(100.0));
+        for (setting, typed) in [
+            (Setting::Temperature, "2.5"),
+            (Setting::Temperature, "warm"),
+            (Setting::TopP, "0"),
+            (Setting::MaxTokens, "1e12"),
+            (Setting::MaxTokens, "0"),
+            (Setting::Generations, "2.5"),
+            (Setting::Generations, "1000000"),
+            (Setting::Generations, ""),
+        ] {
+            let error = setting.read(typed).unwrap_err();
+            assert_eq!(error.setting, setting);
+            assert!(!error.to_string().is_empty());
+        }
+        assert_eq!(
+            Setting::Generations.read("2.5").unwrap_err().to_string(),
+            "Generations per prompt is “2.5”: type a whole number from 1 to 100."
+        );
+        assert_eq!(Setting::MaxTokens.read(" ").unwrap_err().to_string(), "Max tokens is empty: type a whole number from 1 to 32768.");
+    }
 
     fn entry(id: &str, samples: u32) -> PoolEntry {
         PoolEntry {

@@ -479,6 +479,38 @@ pub fn ratings_with_renamed_ids(ratings: impl IntoIterator<Item = HumanRating>, 
     kept
 }
 
+/// What renaming a person changes in a store of ratings: `from`'s answers
+/// carried to `to` (put these) and the old answers' ids (delete these).
+///
+/// When `to` already answered a question (a name used before), the newer of
+/// the two answers stays, as a changed mind would replace the older one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Renamed {
+    /// The answers under the new name, keyed by their new ids.
+    pub put: Vec<HumanRating>,
+    /// The ids of the old name's answers.
+    pub delete: Vec<String>,
+}
+
+/// Carries `from`'s ratings over to the name `to` (see [`Renamed`]).
+pub fn rename_annotator<'a>(ratings: impl IntoIterator<Item = &'a HumanRating>, from: &str, to: &str) -> Renamed {
+    let ratings: Vec<&HumanRating> = ratings.into_iter().collect();
+    if from == to {
+        return Renamed::default();
+    }
+    let theirs: HashMap<String, u64> =
+        ratings.iter().filter(|rating| rating.annotator == to).map(|rating| (rating.id(), rating.created_at_ms)).collect();
+    let mut renamed = Renamed::default();
+    for rating in ratings.into_iter().filter(|rating| rating.annotator == from) {
+        renamed.delete.push(rating.id());
+        let carried = HumanRating { annotator: to.to_owned(), ..rating.clone() };
+        if theirs.get(&carried.id()).is_none_or(|&at| at < carried.created_at_ms) {
+            renamed.put.push(carried);
+        }
+    }
+    renamed
+}
+
 /// Records put together from what a store keeps apart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assembled {
@@ -651,6 +683,36 @@ fn migrate(value: serde_json::Value, version: u64) -> Result<serde_json::Value, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn thumb(annotator: &str, generation_id: &str, up: bool, at: u64) -> HumanRating {
+        HumanRating {
+            annotator: annotator.into(),
+            question: "Is this a good answer?".into(),
+            value: RatingValue::KtoThumbs { generation_id: generation_id.into(), up },
+            created_at_ms: at,
+        }
+    }
+
+    #[test]
+    fn renaming_carries_every_answer_and_keeps_the_newer_of_two() {
+        let ratings = vec![
+            thumb("anonymous-1", "g1", true, 10),
+            thumb("anonymous-1", "g2", false, 20),
+            // The new name answered g2 before (older) and g3 (someone else's question).
+            thumb("ana", "g2", true, 5),
+            thumb("ana", "g3", true, 30),
+            thumb("bob", "g1", false, 40),
+        ];
+        let renamed = rename_annotator(&ratings, "anonymous-1", "ana");
+        assert_eq!(renamed.put, vec![thumb("ana", "g1", true, 10), thumb("ana", "g2", false, 20)]);
+        assert_eq!(renamed.delete, vec![ratings[0].id(), ratings[1].id()]);
+        // A newer answer under the new name stays.
+        let newer = vec![thumb("anonymous-1", "g2", false, 20), thumb("ana", "g2", true, 50)];
+        let renamed = rename_annotator(&newer, "anonymous-1", "ana");
+        assert!(renamed.put.is_empty());
+        assert_eq!(renamed.delete, vec![newer[0].id()]);
+        assert_eq!(rename_annotator(&ratings, "ana", "ana"), Renamed::default());
+    }
 
     fn sample() -> Record {
         let mut record = Record::new(Prompt::new("What is 2+2?"));
