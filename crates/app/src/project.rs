@@ -139,6 +139,16 @@ impl Project {
         if store.setting::<u32>(IDENTITY_KEY).await.map_err(text)?.unwrap_or(1) < IDENTITY_VERSION {
             (items, ratings) = migrate_identity(&store, items, ratings).await.map_err(text)?;
         }
+        // An item found running was cut off by the reload: it is planned
+        // again, and shown as waiting, not as running.
+        let mut interrupted = Vec::new();
+        for (key, state) in &mut items {
+            if matches!(state, ItemState::Running { .. }) {
+                *state = ItemState::Pending;
+                interrupted.push(key.clone());
+            }
+        }
+        store.put_all(Collection::Items, interrupted.iter().map(|key| (key.as_str(), &ItemState::Pending))).await.map_err(text)?;
         self.prompts.set(prompts);
         self.removed_prompts.set(removed_prompts);
         self.pool.set(pool);
