@@ -15,6 +15,7 @@ Scenarios:
   cut-once          first request: forward, but cut the connection after two stream events
   silent            never answer (until the client gives up; at most 30 s)
   unauthorized      401 with an OpenAI error object
+  unauthorized-once first request: 401 (a failure no client retries), then forward
   slow              forward after 300 ms (to see how many requests are in flight)
   no-cors           forward, but with no CORS headers (the browser hides the answer)
   garbage           forward with max_tokens capped at 16 (the answer is thrown away, so
@@ -117,7 +118,7 @@ class Proxy(BaseHTTPRequestHandler):
             return self.answer(503, {"error": "Model smollm2 is currently loading", "estimated_time": 0.5})
         if scenario == "error-500-always" or (scenario == "error-500-once" and attempt == 1):
             return self.answer(500, {"error": {"message": "Internal server error", "type": "server_error"}})
-        if scenario == "unauthorized":
+        if scenario == "unauthorized" or (scenario == "unauthorized-once" and attempt == 1):
             return self.answer(401, {"error": {"message": "Invalid credentials in Authorization header"}})
         if scenario == "silent":
             time.sleep(30)  # bounded: the test's client gives up long before

@@ -509,13 +509,7 @@ fn RunPanel() -> impl IntoView {
     let project = expect_context::<Project>();
     let model = expect_context::<LocalModel>();
     let run = expect_context::<Runs>().pool;
-    let retry = move |key: String| {
-        spawn_local(async move {
-            if project::save_item(project, &key, ItemState::Pending).await.is_ok() {
-                run.start(project, model);
-            }
-        })
-    };
+    let retry = move |key: String| run.retry(project, model, key);
     view! {
         <section class="panel" aria-labelledby="run-title" data-testid="run-panel">
             <h2 id="run-title">"Run"</h2>

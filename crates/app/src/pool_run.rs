@@ -196,6 +196,17 @@ impl PoolRun {
         });
     }
 
+    /// Puts a failed item back in the plan and starts the run (a run
+    /// under way takes it when it plans again): the tables' Retry.
+    pub fn retry(self, project: Project, model: LocalModel, key: String) {
+        spawn_local(async move {
+            match project::save_item(project, &key, ItemState::Pending).await {
+                Ok(()) => self.start(project, model),
+                Err(message) => self.problem.set(Some(message)),
+            }
+        });
+    }
+
     /// Stops the requests in flight; [`PoolRun::start`] resumes.
     pub fn pause(self) {
         self.stop(RunState::Paused);
@@ -297,10 +308,8 @@ impl PoolRun {
             // their item and stop at the next check.
             let outcomes: Result<(), String> = futures::future::join_all(lanes).await.into_iter().collect();
             outcomes?;
-            // Only EvolQuality has a next round to plan: each rewrite is of the one before.
-            if self.stage != Stage::Evol {
-                return Ok(());
-            }
+            // Plan again: EvolQuality's next round rewrites this one, and an
+            // item retried while the run was busy is now waiting.
         }
     }
 

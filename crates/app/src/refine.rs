@@ -70,6 +70,7 @@ fn whole_number(text: &str, field: &str, range: std::ops::RangeInclusive<u32>) -
 pub fn EvolPanel() -> impl IntoView {
     let project = expect_context::<Project>();
     let run = expect_context::<Runs>().evol;
+    let model = expect_context::<LocalModel>();
     let problem = RwSignal::new(None::<String>);
     let evolutions = RwSignal::new(String::new());
     let max_tokens = RwSignal::new(String::new());
@@ -125,12 +126,7 @@ pub fn EvolPanel() -> impl IntoView {
                 _ => ("pending", String::new(), String::new()),
             };
             let retry_key = key.clone();
-            let retry = move |_| {
-                let key = retry_key.clone();
-                spawn_local(async move {
-                    let _ = project::save_item(project, &key, ItemState::Pending).await;
-                });
-            };
+            let retry = move |_| run.retry(project, model, retry_key.clone());
             view! {
                 <tr data-testid="evol-row" data-state=status>
                     <td>{prompt}</td>
@@ -232,6 +228,7 @@ pub fn JudgesPanel() -> impl IntoView {
             let judge_id = parts.next().unwrap_or_default().trim_start_matches("judge-");
             let prompt = prompts.iter().find(|p| p.id == prompt_id).map(|p| p.text.clone()).unwrap_or_default();
             let judge = judges.iter().find(|judge| judge.id == judge_id).map(|judge| judge.describe(&local_name(model))).unwrap_or_else(|| judge_id.to_owned());
+            let retry_key = key.clone();
             let (status, said) = match state {
                 ItemState::Judged { judgments } => {
                     let unparsed = judgments.iter().any(|j| j.judgment.status != ParseStatus::Parsed);
@@ -264,7 +261,7 @@ pub fn JudgesPanel() -> impl IntoView {
                     <td>{prompt}</td>
                     <td>{judge}</td>
                     <td>{said}</td>
-                    <td>{status}</td>
+                    <td>{status}{(status == "failed").then(|| view! { <button type="button" data-testid="judge-retry" on:click=move |_| run.retry(project, model, retry_key.clone())>"Retry"</button> })}</td>
                 </tr>
             }
         }).collect_view()
