@@ -100,3 +100,45 @@ test('the browser back button returns to the previous place', async () => {
   assert.equal(new URL(page.url()).hash, '#/build');
   await page.close();
 });
+
+test('a Content-Security-Policy refuses injected inline scripts and eval, and the page works under it', async () => {
+  const page = await browser.context.newPage();
+  const errors = collectErrors(page);
+  const violations = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/.test(message.text())) violations.push(message.text());
+  });
+  await page.goto(new URL('#/build', baseUrl).href);
+  await page.getByTestId('use-demo').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]')?.textContent === '10 prompts');
+  await page.waitForFunction(() => document.querySelector('[data-testid="worker-status"]')?.dataset.state === 'ready');
+  const policy = await page.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.content);
+  assert.match(policy, /script-src 'self' 'wasm-unsafe-eval' 'sha256-[A-Za-z0-9+/=]+';/);
+  assert.doesNotMatch(policy, /script-src[^;]*'unsafe-(inline|eval)'/);
+  assert.deepEqual(violations, [], 'the page itself needs nothing the policy refuses');
+
+  // What an injected payload would try: an inline script, an inline handler, eval.
+  const outcome = await page.evaluate(async () => {
+    const refused = new Promise((resolve) => document.addEventListener('securitypolicyviolation', (event) => resolve(event.violatedDirective), { once: true }));
+    const script = document.createElement('script');
+    script.textContent = 'window.__injected = true;';
+    document.head.append(script);
+    const image = document.createElement('img');
+    image.setAttribute('onerror', 'window.__handler = true;');
+    image.src = 'data:,not-an-image';
+    document.body.append(image);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    let evaluated = false;
+    try {
+      evaluated = eval('true');
+    } catch {
+      evaluated = false;
+    }
+    return { directive: await refused, injected: window.__injected === true, handler: window.__handler === true, evaluated };
+  });
+  assert.match(outcome.directive, /^script-src/);
+  assert.deepEqual({ ...outcome, directive: undefined }, { directive: undefined, injected: false, handler: false, evaluated: false });
+  // The refusals are logged as errors; nothing else is.
+  assert.deepEqual(errors.filter((error) => !/Content Security Policy/.test(error)), []);
+  await page.close();
+});

@@ -15,6 +15,7 @@
 //! command on a machine only builds what changed.
 
 mod bench;
+mod csp;
 mod hub;
 mod model;
 mod serve;

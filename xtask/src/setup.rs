@@ -179,6 +179,9 @@ pub fn build_dist(ws: &Workspace) -> Result<PathBuf, String> {
         .current_dir(&ws.root)
         .env("PATH", ws.tool_path())
         .env("TRUNK_SKIP_VERSION_CHECK", "true"))?;
+    let index = dist.join("index.html");
+    let html = std::fs::read_to_string(&index).map_err(|error| format!("reading {}: {error}", index.display()))?;
+    std::fs::write(&index, crate::csp::with_policy(&html)?).map_err(|error| format!("writing {}: {error}", index.display()))?;
     let _ = std::fs::write(&stamp, inputs);
     Ok(dist)
 }
