@@ -118,7 +118,7 @@ pub fn Export() -> impl IntoView {
                 <label class="choice"><input type="radio" name="kind" data-testid="export-kto" prop:checked=move || kind.get() == Kind::Kto on:change=move |_| kind.set(Kind::Kto) />"KTO: prompt, completion, label (from 👍/👎)"</label>
                 <label class="choice"><input type="radio" name="kind" data-testid="export-dpo" prop:checked=move || kind.get() == Kind::Dpo on:change=move |_| kind.set(Kind::Dpo) />"DPO: prompt, chosen, rejected (from A vs B, a ranking, 1–5 or 👍/👎)"</label>
                 <label class="choice"><input type="radio" name="kind" data-testid="export-raw" prop:checked=move || kind.get() == Kind::Raw on:change=move |_| kind.set(Kind::Raw) />
-                    "Raw generations, DIBT style: "{raw_columns()}" — ratings and rationales are the judges' (as DPO reads them), null where no judge rated"</label>
+                    "Raw generations, DIBT style: "{raw_columns()}" — the ratings and rationales are the judges' (the judge DPO scores come from, else every judge's mean), null where no judge rated"</label>
             </fieldset>
             <label>
                 "Style"
