@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { openBrowser, collectErrors, countDialogs, screenshot, storedValues, place, clearPrompts } from './browser.mjs';
+import { openBrowser, collectErrors, countDialogs, screenshot, storedValues, place, clearPrompts, importCompletions } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -183,4 +183,42 @@ test('a hosted endpoint in the pool runs several items at once', async () => {
   }
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test("an export's card is named after its file, and the raw option names exactly the columns the file has", async () => {
+  // A profile of its own: the other tests' project does not matter here.
+  const own = await openBrowser();
+  try {
+    const page = await own.context.newPage();
+    const errors = collectErrors(page);
+    await importCompletions(page, 'answers.jsonl', [
+      { prompt: 'Name a colour.', completion: 'Blue.', model: 'model-a' },
+      { prompt: 'Name a colour.', completion: 'Red.', model: 'model-b' },
+    ]);
+    await page.goto(place('export'));
+    await page.getByTestId('export-raw').check();
+    const downloads = [];
+    page.on('download', (download) => downloads.push(download));
+    await page.getByTestId('export-download').click();
+    await page.waitForFunction(() => /Downloaded/.test(document.querySelector('[data-testid="export-outcome"]')?.textContent ?? ''));
+    // Both files are offered by the same click; give the second a moment.
+    for (let waited = 0; downloads.length < 2 && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    const names = downloads.map((download) => download.suggestedFilename()).sort();
+    assert.deepEqual(names, ['generations.README.md', 'generations.jsonl']);
+    assert.match(await page.getByTestId('export-outcome').textContent(), /generations\.README\.md/);
+    const card = await readFile(await downloads.find((d) => d.suggestedFilename().endsWith('.md')).path(), 'utf8');
+    assert.match(card, /path: generations\.jsonl/);
+
+    // The label lists the columns, each as code: exactly the file's keys, in order.
+    const data = downloads.find((download) => download.suggestedFilename() === 'generations.jsonl');
+    const [row] = (await readFile(await data.path(), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    const label = page.locator('label:has([data-testid="export-raw"])');
+    assert.deepEqual(await label.locator('code').allTextContents(), Object.keys(row));
+    // Its ratings and rationales are the judges': none here, so nulls, as the label says.
+    assert.match(await label.textContent(), /judges/);
+    assert.deepEqual(row.ratings, [null, null]);
+    assert.deepEqual(errors, []);
+  } finally {
+    await own.close();
+  }
 });

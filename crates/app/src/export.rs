@@ -102,8 +102,8 @@ pub fn Export() -> impl IntoView {
             Kind::Raw => ("generations", raw::raw_generations(&records, &raw_source(&policy)), format!("Ratings and rationales from {}.", raw_source(&policy).describe())),
         };
         let policies: Vec<String> = provenance().into_iter().chain((!report.is_empty()).then(|| report.clone())).chain(judges_line(&records)).collect();
-        let result = write_files(name, &table, &records, policies, parquet.get_untracked()).map(|file| {
-            format!("Downloaded {file} ({} rows) and README.md. {report}", table.len())
+        let result = write_files(name, &table, &records, policies, parquet.get_untracked()).map(|(file, card)| {
+            format!("Downloaded {file} ({} rows) and its card {card}. {report}", table.len())
         });
         outcome.set(Some(result));
     };
@@ -117,7 +117,8 @@ pub fn Export() -> impl IntoView {
                 <legend>"Format"</legend>
                 <label class="choice"><input type="radio" name="kind" data-testid="export-kto" prop:checked=move || kind.get() == Kind::Kto on:change=move |_| kind.set(Kind::Kto) />"KTO: prompt, completion, label (from 👍 Good / 👎 Bad)"</label>
                 <label class="choice"><input type="radio" name="kind" data-testid="export-dpo" prop:checked=move || kind.get() == Kind::Dpo on:change=move |_| kind.set(Kind::Dpo) />"DPO: prompt, chosen, rejected (from A vs B, a ranking, 1–5 or 👍 Good / 👎 Bad)"</label>
-                <label class="choice"><input type="radio" name="kind" data-testid="export-raw" prop:checked=move || kind.get() == Kind::Raw on:change=move |_| kind.set(Kind::Raw) />"Raw generations, DIBT style (input, generation_model, generation_prompt, generations, ratings, rationales)"</label>
+                <label class="choice"><input type="radio" name="kind" data-testid="export-raw" prop:checked=move || kind.get() == Kind::Raw on:change=move |_| kind.set(Kind::Raw) />
+                    "Raw generations, DIBT style: "{raw_columns()}" — the ratings and rationales are the judges' (the judge DPO scores come from, else every judge's mean), null where no judge rated"</label>
             </fieldset>
             <label>
                 "Style"
@@ -190,6 +191,15 @@ pub fn Export() -> impl IntoView {
             {move || judge_charts(&records.get())}
         </section>
     }
+}
+
+/// The raw export's columns as the file has them, each as code.
+fn raw_columns() -> impl IntoView {
+    raw::COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(index, column)| view! { {(index > 0).then_some(", ")}<code>{*column}</code> })
+        .collect_view()
 }
 
 /// What Publish sends: KTO, DPO with `policy`, and the raw generations, with
@@ -295,8 +305,12 @@ fn judge_charts(records: &[Record]) -> impl IntoView {
     .into_any()
 }
 
-/// Builds the file and its card and hands both to the browser as downloads.
-fn write_files(name: &str, table: &Table, records: &[Record], policies: Vec<String>, parquet: bool) -> Result<String, String> {
+/// Builds the file and its card and hands both to the browser as downloads;
+/// returns their names. The card is named after the file
+/// (`generations.jsonl` → `generations.README.md`), so the cards of several
+/// exports in one downloads folder neither overwrite each other nor become
+/// `README (1).md`; it is the repo's `README.md` once uploaded.
+fn write_files(name: &str, table: &Table, records: &[Record], policies: Vec<String>, parquet: bool) -> Result<(String, String), String> {
     if table.is_empty() {
         return Err("Nothing to export yet: rate some completions in Contribute first.".to_owned());
     }
@@ -314,9 +328,15 @@ fn write_files(name: &str, table: &Table, records: &[Record], policies: Vec<Stri
         num_rows: table.len(),
         description: format!("{name} rows made with Prefab"),
     });
+    let card_file = card_file_name(name);
     save_as(&file, &bytes)?;
-    save_as("README.md", card.render().as_bytes())?;
-    Ok(file)
+    save_as(&card_file, card.render().as_bytes())?;
+    Ok((file, card_file))
+}
+
+/// The card's file name for the export `name` (`kto`, `dpo`, `generations`).
+fn card_file_name(name: &str) -> String {
+    format!("{name}.README.md")
 }
 
 /// Offers bytes as a file download.

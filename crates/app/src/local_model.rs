@@ -4,15 +4,34 @@
 //! One [`LocalModel`] lives in the page's context. Settings → Model loads a
 //! file through it; the model pool generates with it. The model itself lives
 //! in the worker: this is its remote control.
+//!
+//! A load that fails keeps the model that was loaded (the worker swaps only
+//! once the new one is ready), so the state can be "ready, and the last load
+//! failed" ([`ModelState::Ready`] with a [`FailedLoad`]): the pool and "Try
+//! it" go on with the old model while Settings says what went wrong.
+//!
+//! The id the generations carry ([`LocalModel::generation_model_id`]) is
+//! picked by `prefab_llm::model_id` from the organizer's name for the file
+//! (kept in IndexedDB, `settings` → `local_model_names`), the file's metadata
+//! and its address.
+
+use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use prefab_llm::model_id::{self, ModelId};
 use prefab_llm::protocol::{ModelSource, RequestId, WorkerRequest, WorkerResponse};
 use prefab_llm::{ChatMessage, GenerationParams, LoadOptions, LoadStage, ModelInfo, Prompt};
+use prefab_store::Store;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::endpoints::DATABASE;
 use crate::model_worker::ModelWorker;
+
+/// The `settings` key of the organizer's names for model files: a map from
+/// the file (its absolute address, or a picked file's name) to the name.
+const NAMES_KEY: &str = "local_model_names";
 
 /// The model that ships with the page: `cargo xtask serve` serves it under
 /// `/models/`, and a Space can hold it in the same folder.
@@ -40,6 +59,8 @@ pub enum ModelState {
         file: String,
         /// What the worker reported about it.
         info: ModelInfo,
+        /// A later load that failed, leaving this model loaded.
+        failed_load: Option<FailedLoad>,
     },
     /// The last load failed; nothing is loaded.
     Failed {
@@ -48,6 +69,15 @@ pub enum ModelState {
         /// Why, for the person.
         message: String,
     },
+}
+
+/// A load that failed while another model stayed loaded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedLoad {
+    /// The file's name or address.
+    pub file: String,
+    /// Why, for the person; it names the file.
+    pub message: String,
 }
 
 /// A model file to load.
@@ -65,12 +95,64 @@ pub struct LocalModel {
     worker: StoredValue<ModelWorker, LocalStorage>,
     /// Where the model stands.
     pub state: RwSignal<ModelState>,
+    /// The organizer's names for model files, by file (see [`NAMES_KEY`]).
+    pub names: RwSignal<BTreeMap<String, String>>,
 }
 
 impl LocalModel {
-    /// Wraps the page's worker.
+    /// Wraps the page's worker, and reads the organizer's names for model
+    /// files from IndexedDB.
     pub fn new(worker: ModelWorker) -> LocalModel {
-        LocalModel { worker: StoredValue::new_local(worker), state: RwSignal::new(ModelState::NotLoaded) }
+        let model = LocalModel {
+            worker: StoredValue::new_local(worker),
+            state: RwSignal::new(ModelState::NotLoaded),
+            names: RwSignal::new(BTreeMap::new()),
+        };
+        spawn_local(async move {
+            match read_names().await {
+                Ok(names) => model.names.set(names),
+                // The generations then carry the proposed id; nothing is lost.
+                Err(error) => web_sys::console::warn_1(&format!("could not read the local model's names: {error}").into()),
+            }
+        });
+        model
+    }
+
+    /// The id the loaded model's generations carry (see `prefab_llm::model_id`);
+    /// "local model" when none is loaded. Not tracked: read when a generation
+    /// is made.
+    pub fn generation_model_id(&self) -> String {
+        match self.state.get_untracked() {
+            ModelState::Ready { file, info, .. } => {
+                let names = self.names.get_untracked();
+                model_id::model_id(names.get(&file).map(String::as_str), &info, &file).id
+            }
+            _ => "local model".to_owned(),
+        }
+    }
+
+    /// The id the loaded model's generations get when the organizer names
+    /// nothing, and why; `None` when no model is ready. Tracked.
+    pub fn proposed_model_id(&self) -> Option<ModelId> {
+        match self.state.get() {
+            ModelState::Ready { file, info, .. } => Some(model_id::model_id(None, &info, &file)),
+            _ => None,
+        }
+    }
+
+    /// Names the model `file` holds for its generations (an empty name
+    /// removes it), and keeps the name in IndexedDB.
+    pub async fn name_model(self, file: String, name: String) -> Result<(), String> {
+        let mut names = self.names.get_untracked();
+        match name.trim() {
+            "" => names.remove(&file),
+            name => names.insert(file, name.to_owned()),
+        };
+        let store = Store::open(DATABASE).await.map_err(|error| error.to_string())?;
+        store.put_setting(NAMES_KEY, &names).await.map_err(|error| error.to_string())?;
+        store.close();
+        self.names.set(names);
+        Ok(())
     }
 
     /// The worker, for its status.
@@ -81,6 +163,15 @@ impl LocalModel {
     /// Loads `choice` in the worker, replacing any loaded model, and tracks
     /// progress in [`LocalModel::state`].
     pub fn load(self, choice: ModelChoice, options: LoadOptions) {
+        // The model loaded now stays loaded in the worker if this load fails.
+        let previous = match self.state.get_untracked() {
+            ModelState::Ready { file, info, .. } => Some((file, info)),
+            _ => None,
+        };
+        let fail = move |file: String, message: String| match previous.clone() {
+            Some((kept, info)) => self.state.set(ModelState::Ready { file: kept, info, failed_load: Some(FailedLoad { file, message }) }),
+            None => self.state.set(ModelState::Failed { file, message }),
+        };
         // Loading from this call on, not from when the task first runs: a
         // caller that waits for the state must not see the previous one.
         let file = match &choice {
@@ -101,7 +192,7 @@ impl LocalModel {
                         Ok(buffer) => (name.clone(), ModelSource::Bytes { name }, Some(buffer.into())),
                         Err(error) => {
                             let message = format!("could not read {name}: {error:?}");
-                            return self.state.set(ModelState::Failed { file: name, message });
+                            return fail(name, message);
                         }
                     }
                 }
@@ -114,13 +205,14 @@ impl LocalModel {
                     WorkerResponse::Progress { stage, done, total, .. } => {
                         self.state.set(ModelState::Loading { file, stage, done, total })
                     }
-                    WorkerResponse::Ready { model, .. } => return self.state.set(ModelState::Ready { file, info: model }),
-                    WorkerResponse::Failed { message, .. } => {
-                        return self.state.set(ModelState::Failed { file, message })
+                    WorkerResponse::Ready { model, .. } => {
+                        return self.state.set(ModelState::Ready { file, info: model, failed_load: None })
                     }
+                    WorkerResponse::Failed { message, .. } => return fail(file, message),
                     _ => {}
                 }
             }
+            // The worker is gone, and the old model with it.
             let message = "the model worker stopped before the model was ready".to_owned();
             self.state.set(ModelState::Failed { file, message });
         });
@@ -157,4 +249,12 @@ impl LocalModel {
 pub fn absolute(url: &str) -> String {
     let base = document().base_uri().ok().flatten().unwrap_or_default();
     web_sys::Url::new_with_base(url.trim(), &base).map(|url| url.href()).unwrap_or_else(|_| url.trim().to_owned())
+}
+
+/// The organizer's names for model files, as stored.
+async fn read_names() -> Result<BTreeMap<String, String>, String> {
+    let store = Store::open(DATABASE).await.map_err(|error| error.to_string())?;
+    let names = store.setting(NAMES_KEY).await.map_err(|error| error.to_string())?.unwrap_or_default();
+    store.close();
+    Ok(names)
 }

@@ -1,13 +1,21 @@
 //! Settings → Local model: choose the model file (the default, an address,
 //! or a file on this computer), watch it download and load, try a prompt and
-//! watch the answer stream with its speed, and manage the cached files.
+//! watch the answer stream with its speed, name the model for the dataset,
+//! and manage the cached files.
+//!
+//! Every click gets an answer: the form does its own checks (`novalidate`,
+//! so the browser's silent ones never swallow a click) and says what is
+//! wrong next to the field; a failed load says why and that the model loaded
+//! before is still in use; a disabled "Generate" says why next to it.
 //!
 //! Everything the model writes is shown as text, never as HTML.
 
 use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use prefab_llm::address::check_address;
 use prefab_llm::model_file::{self, CachedModel};
+use prefab_llm::model_id::ModelIdSource;
 use prefab_llm::protocol::{RequestId, WorkerResponse};
 use prefab_llm::{ChatMessage, GenerationParams, GenerationStats, LoadOptions, LoadStage, ModelInfo, StopReason};
 use wasm_bindgen::JsValue;
@@ -20,6 +28,15 @@ enum Origin {
     Default,
     Address,
     ThisComputer,
+}
+
+/// What keeps "Load model" from starting, said next to its field.
+#[derive(Clone, Debug, PartialEq)]
+enum ChoiceProblem {
+    /// The typed address is empty or not an address.
+    Address(String),
+    /// "A file on this computer" with no file picked.
+    File(String),
 }
 
 /// The local model section of Settings.
@@ -51,30 +68,42 @@ pub fn ModelSettings() -> impl IntoView {
         }
     });
 
-    let choice_error = RwSignal::new(None::<String>);
+    let problem = RwSignal::new(None::<ChoiceProblem>);
     let load = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let choice = match origin.get_untracked() {
             Origin::Default => Ok(ModelChoice::Url(DEFAULT_MODEL_URL.to_owned())),
-            Origin::Address => match address.get_untracked().trim() {
-                "" => Err("Type the address of a .gguf file.".to_owned()),
-                url => Ok(ModelChoice::Url(url.to_owned())),
-            },
+            Origin::Address => check_address(&address.get_untracked())
+                .map(ModelChoice::Url)
+                .map_err(|error| ChoiceProblem::Address(error.to_string())),
             Origin::ThisComputer => picked
                 .get_untracked()
                 .and_then(|input| input.files())
                 .and_then(|files| files.get(0))
                 .map(ModelChoice::File)
-                .ok_or_else(|| "Pick a .gguf file.".to_owned()),
+                .ok_or_else(|| ChoiceProblem::File("Pick a .gguf file.".to_owned())),
         };
         match choice {
             Ok(choice) => {
-                choice_error.set(None);
+                problem.set(None);
                 let options = LoadOptions { requantize: requantize.get_untracked(), ..LoadOptions::default() };
                 model.load(choice, options);
             }
-            Err(message) => choice_error.set(Some(message)),
+            Err(found) => problem.set(Some(found)),
         }
+    };
+    // The problem of one field, shown under it.
+    let problem_at = move |address_field: bool| {
+        problem.get().and_then(|found| match (found, address_field) {
+            (ChoiceProblem::Address(message), true) | (ChoiceProblem::File(message), false) => Some(message),
+            _ => None,
+        })
+    };
+    let field_message = move |address_field: bool| {
+        problem_at(address_field).map(|message| {
+            let id = if address_field { "model-address-problem" } else { "model-file-problem" };
+            view! { <p class="error" role="alert" id=id data-testid="model-choice-error">{message}</p> }
+        })
     };
     let loading = move || matches!(model.state.get(), ModelState::Loading { .. });
 
@@ -84,7 +113,7 @@ pub fn ModelSettings() -> impl IntoView {
             <p class="hint">
                 "A small quantized GGUF model runs in this page, in a background worker: it pools completions and judges them without a server. The file is kept in the browser's cache, so the next load needs no network."
             </p>
-            <form class="model-form" on:submit=load>
+            <form class="model-form" novalidate on:submit=load>
                 <fieldset>
                     <legend>"Model file"</legend>
                     <label class="choice">
@@ -101,8 +130,11 @@ pub fn ModelSettings() -> impl IntoView {
                     </label>
                     <input type="url" aria-label="Model address" data-testid="model-address"
                         placeholder="https://huggingface.co/…/resolve/main/model.gguf"
+                        aria-invalid=move || problem_at(true).is_some().then_some("true")
+                        aria-describedby=move || problem_at(true).is_some().then_some("model-address-problem")
                         prop:value=address
                         on:input=move |event| { address.set(event_target_value(&event)); origin.set(Origin::Address); } />
+                    {move || field_message(true)}
                     <label class="choice">
                         <input type="radio" name="model-origin" data-testid="model-origin-file"
                             prop:checked=move || origin.get() == Origin::ThisComputer
@@ -110,7 +142,10 @@ pub fn ModelSettings() -> impl IntoView {
                         "A file on this computer"
                     </label>
                     <input type="file" accept=".gguf" aria-label="Model file" data-testid="model-file" node_ref=picked
-                        on:change=move |_| origin.set(Origin::ThisComputer) />
+                        aria-invalid=move || problem_at(false).is_some().then_some("true")
+                        aria-describedby=move || problem_at(false).is_some().then_some("model-file-problem")
+                        on:change=move |_| { origin.set(Origin::ThisComputer); problem.set(None); } />
+                    {move || field_message(false)}
                 </fieldset>
                 <label class="choice">
                     <input type="checkbox" data-testid="model-requantize"
@@ -121,9 +156,9 @@ pub fn ModelSettings() -> impl IntoView {
                 <div class="buttons">
                     <button type="submit" data-testid="model-load" disabled=loading>"Load model"</button>
                 </div>
-                {move || choice_error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
             </form>
             <ModelStatus state=model.state />
+            <ModelName />
             <TryModel />
             <h3>"Cached model files"</h3>
             {move || cache_error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
@@ -155,20 +190,95 @@ fn ModelStatus(state: RwSignal<ModelState>) -> impl IntoView {
             }
             .into_any()
         }
-        ModelState::Ready { file, info } => view! {
+        ModelState::Ready { file, info, failed_load: None } => view! {
             <div role="status" data-testid="model-status" data-state="ready" class="status">
                 <p>"Ready: " <strong>{info.name.clone()}</strong> " from " <code>{file}</code></p>
                 <ModelFacts info />
             </div>
         }
         .into_any(),
+        // The new file failed and the worker kept the old model: say both.
+        ModelState::Ready { file, info, failed_load: Some(failed) } => view! {
+            <div data-testid="model-status" data-state="ready" class="status">
+                <div role="alert" class="error" data-testid="model-load-failed" data-file=failed.file>
+                    <p><strong>"Could not load the new model. "</strong>{failed.message}</p>
+                </div>
+                <p role="status">"Still loaded: " <strong>{info.name.clone()}</strong> " from " <code>{file}</code>
+                    ". The model pool and “Try it” go on using it."</p>
+                <ModelFacts info />
+            </div>
+        }
+        .into_any(),
+        // The message names the file, so it is not named again here.
         ModelState::Failed { file, message } => view! {
             <div role="alert" data-testid="model-status" data-state="failed" class="status error">
-                <p>"Could not load " <code>{file}</code> ": " {message}</p>
+                <div data-testid="model-load-failed" data-file=file>
+                    <p><strong>"Could not load the model. "</strong>{message}</p>
+                </div>
                 <p class="hint">"Nothing is loaded. The page keeps working; choose another file."</p>
             </div>
         }
         .into_any(),
+    }
+}
+
+/// The name the loaded model's generations carry in the dataset: the Hub id
+/// when the file or its address tells it, else what the organizer types.
+#[component]
+fn ModelName() -> impl IntoView {
+    let model = expect_context::<LocalModel>();
+    let typed = RwSignal::new(String::new());
+    let saved = RwSignal::new(None::<Result<String, String>>);
+    let ready_file = Memo::new(move |_| match model.state.get() {
+        ModelState::Ready { file, .. } => Some(file),
+        _ => None,
+    });
+    // The field shows the loaded file's stored name (read at start, or just saved).
+    Effect::new(move |_| {
+        if let Some(file) = ready_file.get() {
+            typed.set(model.names.get().get(&file).cloned().unwrap_or_default());
+        }
+    });
+    // A "saved" line is about the file it was saved for.
+    Effect::new(move |_| {
+        ready_file.track();
+        saved.set(None);
+    });
+    let save = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let ModelState::Ready { file, .. } = model.state.get_untracked() else { return };
+        let name = typed.get_untracked();
+        spawn_local(async move {
+            let outcome = model.name_model(file, name).await.map(|()| model.generation_model_id());
+            saved.set(Some(outcome));
+        });
+    };
+    move || {
+        let proposed = model.proposed_model_id()?;
+        let hint = match proposed.source {
+            ModelIdSource::FileMetadata => format!("The file names its Hub repo: its generations are named {}.", proposed.id),
+            ModelIdSource::Address => format!("The address names its Hub repo: its generations are named {}.", proposed.id),
+            // `proposed_model_id` never reads the organizer's name.
+            ModelIdSource::FileName | ModelIdSource::Organizer => format!(
+                "The file and its address name no Hub repo: its generations are named “{}” (the file's own name for itself) unless you give its Hub id here, e.g. HuggingFaceTB/SmolLM2-135M-Instruct.",
+                proposed.id
+            ),
+        };
+        Some(view! {
+            <form class="model-name-form" novalidate on:submit=save>
+                <label>
+                    "Name in the dataset"
+                    <input data-testid="model-id" placeholder=proposed.id.clone() prop:value=typed
+                        on:input=move |event| { typed.set(event_target_value(&event)); saved.set(None); } />
+                </label>
+                <button type="submit" data-testid="model-id-save">"Save name"</button>
+                <p class="hint" data-testid="model-id-hint">{hint}</p>
+                {move || saved.get().map(|outcome| match outcome {
+                    Ok(id) => view! { <p role="status" data-testid="model-id-saved">{format!("Saved: this file's generations are named {id}.")}</p> }.into_any(),
+                    Err(message) => view! { <p role="alert" class="error">{format!("Could not keep the name: {message}")}</p> }.into_any(),
+                })}
+            </form>
+        })
     }
 }
 
@@ -202,10 +312,24 @@ fn TryModel() -> impl IntoView {
     let stats = RwSignal::new(None::<GenerationStats>);
     let failure = RwSignal::new(None::<String>);
     let running = RwSignal::new(None::<RequestId>);
-    let ready = move || matches!(model.state.get(), ModelState::Ready { .. });
+    // Why "Generate" cannot be used now, if it cannot: said next to it.
+    let why_not = move || {
+        if running.get().is_some() {
+            return Some("Generating…");
+        }
+        match model.state.get() {
+            ModelState::Ready { .. } => None,
+            ModelState::Loading { .. } => Some("Wait for the model to finish loading."),
+            ModelState::NotLoaded | ModelState::Failed { .. } => Some("Load a model first."),
+        }
+    };
 
     let generate = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        // The button is disabled then; this is for a submit by other means.
+        if running.get_untracked().is_some() || !matches!(model.state.get_untracked(), ModelState::Ready { .. }) {
+            return;
+        }
         output.set(String::new());
         stats.set(None);
         failure.set(None);
@@ -242,13 +366,14 @@ fn TryModel() -> impl IntoView {
                     on:input=move |event| prompt.set(event_target_value(&event))></textarea>
             </label>
             <div class="buttons">
-                <button type="submit" data-testid="try-generate" disabled=move || !ready() || running.get().is_some()>
+                <button type="submit" data-testid="try-generate" disabled=move || why_not().is_some() title=why_not>
                     "Generate"
                 </button>
                 <button type="button" data-testid="try-stop" disabled=move || running.get().is_none() on:click=stop>
                     "Stop"
                 </button>
             </div>
+            {move || why_not().map(|why| view! { <p class="hint" data-testid="try-why">{why}</p> })}
         </form>
         <pre class="output" data-testid="try-output" aria-live="polite"
             data-state=move || if running.get().is_some() { "running" } else { "idle" }>{output}</pre>

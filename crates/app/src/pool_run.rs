@@ -514,10 +514,9 @@ enum Outcome {
 
 /// The local model's name as the worker reported it.
 fn local_model_name(model: LocalModel) -> String {
-    match model.state.get_untracked() {
-        ModelState::Ready { info, .. } => info.name,
-        _ => "local model".to_owned(),
-    }
+    // The Hub id when the file or its address tells it, else the organizer's
+    // name for it, else its general.name: see `prefab_llm::model_id`.
+    model.generation_model_id()
 }
 
 /// A generation from a model's answer, with its provenance.

@@ -192,22 +192,31 @@ impl fmt::Display for Error {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // These two are what a person meets most (a wrong file, a
+            // download cut off), so they say so in plain words first.
             ErrorKind::NotGguf { found } if found.is_empty() => {
-                write!(f, "not a GGUF model file: the file is empty")
+                write!(f, "this is not a GGUF model file: it is empty")
             }
+            ErrorKind::NotGguf { found } if found.starts_with(b"<") => write!(
+                f,
+                "this is not a GGUF model file but a web page (it starts with {}); use the \
+                 address of the .gguf file itself (on the Hub: …/resolve/main/….gguf)",
+                show_bytes(found)
+            ),
             ErrorKind::NotGguf { found } => write!(
                 f,
-                "not a GGUF model file: expected the bytes \"GGUF\" at offset 0, found {}",
+                "this is not a GGUF model file: a GGUF file starts with \"GGUF\", this one \
+                 with {}",
                 show_bytes(found)
             ),
             ErrorKind::Truncated { len, needed: Some(needed) } => write!(
                 f,
-                "the GGUF file is truncated: it has {len} bytes but its header describes \
+                "this file is cut short: it has {len} bytes but its header describes \
                  {needed}; download it again"
             ),
             ErrorKind::Truncated { len, needed: None } => write!(
                 f,
-                "the GGUF file is truncated: it ends after {len} bytes, inside its header; \
+                "this file is cut short: it ends after {len} bytes, inside its header; \
                  download it again"
             ),
             ErrorKind::Malformed(message) => write!(f, "invalid GGUF file: {message}"),
@@ -270,16 +279,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_name_the_file_and_what_was_expected() {
+    fn messages_name_the_file_once_and_say_what_it_is_in_plain_words() {
         let error =
             Error::new(ErrorKind::NotGguf { found: b"PK\x03\x04".to_vec() }).in_file("model.zip");
         assert_eq!(
             error.to_string(),
-            "model.zip: not a GGUF model file: expected the bytes \"GGUF\" at offset 0, \
-             found \"PK\\x03\\x04\""
+            "model.zip: this is not a GGUF model file: a GGUF file starts with \"GGUF\", \
+             this one with \"PK\\x03\\x04\""
         );
         assert_eq!(error.code(), ErrorCode::NotGguf);
         assert_eq!(error.file(), Some("model.zip"));
+        let page = Error::new(ErrorKind::NotGguf { found: b"<!DO".to_vec() }).in_file("index.html");
+        assert!(page.to_string().starts_with("index.html: this is not a GGUF model file but a web page"), "{page}");
+        let cut = Error::new(ErrorKind::Truncated { len: 10, needed: Some(99) }).in_file("m.gguf");
+        assert_eq!(
+            cut.to_string(),
+            "m.gguf: this file is cut short: it has 10 bytes but its header describes 99; \
+             download it again"
+        );
+        for error in [error, page, cut] {
+            let file = error.file().unwrap().to_owned();
+            assert_eq!(error.to_string().matches(&file).count(), 1, "{error}");
+        }
     }
 
     #[test]

@@ -10,12 +10,15 @@
 
 #![deny(missing_docs)]
 
+pub mod address;
 pub mod chat;
 pub mod error;
 pub mod generation;
 pub mod hosted;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod model_check;
+pub mod model_id;
 pub mod model_info;
 #[cfg(target_arch = "wasm32")]
 pub mod model_file;

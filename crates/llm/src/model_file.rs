@@ -11,6 +11,10 @@
 //! in headers of its own: the size lets a read refuse an entry that is not
 //! whole (a quota error half-way through a write), and all three are shown
 //! to the person deciding what to delete.
+//!
+//! Only a model file is kept: a download whose answer is not 2xx, or is a
+//! web page, fails before its body is read, and [`store`] refuses bytes that
+//! do not start as a GGUF file (see [`crate::model_check`]).
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -19,6 +23,7 @@ use web_sys::{Cache, CacheStorage, Headers, ReadableStreamDefaultReader, Request
 
 use crate::error::{Error, ErrorKind};
 use crate::hosted::browser::js_message;
+use crate::model_check;
 
 /// The Cache Storage cache that holds model files. Its version changes if
 /// the entries' format ever does.
@@ -74,6 +79,12 @@ pub async fn download(url: &str, mut progress: impl FnMut(u64, u64)) -> Result<D
     }
     let headers = response.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
+    if model_check::is_web_page(header("content-type").as_deref()) {
+        return Err(failed(
+            "the address answers with a web page, not a model file; use the address of the .gguf file itself (on the Hub: …/resolve/main/….gguf)"
+                .to_owned(),
+        ));
+    }
     let total = header("content-length").and_then(|length| length.parse::<u64>().ok()).unwrap_or(0);
     let etag = header("etag");
     let body = response.body().ok_or_else(|| failed("the answer has no body".to_owned()))?;
@@ -101,8 +112,10 @@ pub async fn download(url: &str, mut progress: impl FnMut(u64, u64)) -> Result<D
     Ok(Download { bytes, etag })
 }
 
-/// Keeps a downloaded file under its URL, replacing any older copy.
+/// Keeps a downloaded model file under its URL, replacing any older copy.
+/// Bytes that do not start as a GGUF file are refused, never kept.
 pub async fn store(url: &str, download: &Download) -> Result<(), Error> {
+    model_check::check_start(&download.bytes).map_err(|error| error.in_file(url))?;
     let failed = |error: JsValue| cache_error(&format!("keep {url}"), &error);
     let headers = Headers::new().map_err(failed)?;
     headers.set("content-type", "application/octet-stream").map_err(failed)?;

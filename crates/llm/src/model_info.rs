@@ -81,4 +81,9 @@ pub struct ModelInfo {
     /// Whether the chat template came from the file (`true`) or is the
     /// built-in ChatML fallback (`false`).
     pub chat_template_from_file: bool,
+    /// The Hub repo the file's metadata names
+    /// (`general.source.huggingface.repository`), when it does: the
+    /// generations' model id (see [`crate::model_id`]).
+    #[serde(default)]
+    pub hub_repository: Option<String>,
 }

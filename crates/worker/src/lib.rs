@@ -13,7 +13,11 @@
 //!
 //! A request that fails (a broken file, a prompt too long) is answered with
 //! `Failed` and the worker goes on serving; a message it cannot read is
-//! answered with `Error`.
+//! answered with `Error`. A `Load` that fails leaves the model that was
+//! loaded in place: it is replaced only once the new one is ready, so a
+//! wrong address never costs the organizer the model they were using.
+//! A downloaded file is kept in the cache only once it has loaded, so
+//! nothing that is not a model is ever kept.
 
 mod event_loop;
 
@@ -99,8 +103,9 @@ async fn serve(mut queue: UnboundedReceiver<Job>, scope: DedicatedWorkerGlobalSc
         let id = request.id();
         let outcome = match request {
             WorkerRequest::Load { id, source, options } => {
-                // Free the old model first: two at once may not fit.
-                engine = None;
+                // The old model stays until the new one is ready: a failed
+                // load must leave the page a model to work with. The cost is
+                // both in memory for the moments of the swap.
                 match load(&scope, id, source, options, bytes).await {
                     Ok(loaded) => {
                         post(&scope, &WorkerResponse::Ready { id, model: loaded.info().clone() });
@@ -140,31 +145,62 @@ async fn load(
     let progress = |stage: LoadStage, done: u64, total: u64| {
         post(scope, &WorkerResponse::Progress { id, stage, done, total });
     };
-    let file = match source {
+    match source {
         ModelSource::Bytes { name } => {
             options.file_name.get_or_insert(name.clone());
-            bytes.ok_or_else(|| {
+            let bytes = bytes.ok_or_else(|| {
                 Error::new(prefab_llm::ErrorKind::Download(format!("the bytes of {name} did not reach the model worker")))
-            })?
+            })?;
+            parse(&bytes, &options, &progress).await
         }
         ModelSource::Url { url } => {
             options.file_name.get_or_insert_with(|| file_name(&url));
-            fetch_or_read_cache(&url, &progress).await?
+            let (file, from) = fetch_or_read_cache(&url, &progress).await?;
+            let loaded = parse(&file.bytes, &options, &progress).await;
+            match (&loaded, from) {
+                // Kept only once it proved to be a model: a web page or a
+                // broken file never reaches the cache.
+                (Ok(_), Origin::Network) => {
+                    // A model that cannot be cached still loads: the cache
+                    // saves time on the next visit, it is not needed for this one.
+                    if let Err(error) = model_file::store(&url, &file).await {
+                        web_sys::console::warn_1(&error.to_string().into());
+                    }
+                }
+                // A cached copy that does not load (kept by an older page) is
+                // forgotten, so the next try downloads it again.
+                (Err(_), Origin::Cache) => {
+                    let _ = model_file::delete(&url).await;
+                }
+                _ => {}
+            }
+            loaded
         }
-    };
+    }
+}
+
+/// Where a model file's bytes came from.
+#[derive(Clone, Copy)]
+enum Origin {
+    Cache,
+    Network,
+}
+
+/// Builds the engine from a file's bytes.
+async fn parse(bytes: &[u8], options: &LoadOptions, progress: &impl Fn(LoadStage, u64, u64)) -> Result<Engine, Error> {
     // Let the page paint the last download progress before the long,
     // synchronous parse.
     event_loop::next_turn().await;
-    Engine::load(&file, &options, |step| progress(step.stage, step.done, step.total))
+    Engine::load(bytes, options, |step| progress(step.stage, step.done, step.total))
 }
 
 /// The file at `url`: from the cache when a whole copy is there, else
-/// downloaded (with progress at most every 1% or so) and then cached.
-async fn fetch_or_read_cache(url: &str, progress: &impl Fn(LoadStage, u64, u64)) -> Result<Vec<u8>, Error> {
+/// downloaded (with progress at most every 1% or so); not cached here.
+async fn fetch_or_read_cache(url: &str, progress: &impl Fn(LoadStage, u64, u64)) -> Result<(model_file::Download, Origin), Error> {
     if let Some(cached) = model_file::read(url).await? {
         let size = cached.bytes.len() as u64;
         progress(LoadStage::Cache, size, size);
-        return Ok(cached.bytes);
+        return Ok((cached, Origin::Cache));
     }
     let mut reported = 0;
     let download = model_file::download(url, |done, total| {
@@ -174,12 +210,7 @@ async fn fetch_or_read_cache(url: &str, progress: &impl Fn(LoadStage, u64, u64))
         }
     })
     .await?;
-    // A model that cannot be cached still loads: the cache saves time on the
-    // next visit, it is not needed for this one.
-    if let Err(error) = model_file::store(url, &download).await {
-        web_sys::console::warn_1(&error.to_string().into());
-    }
-    Ok(download.bytes)
+    Ok((download, Origin::Network))
 }
 
 /// Generates, posting each piece of text as it comes, until the end or a

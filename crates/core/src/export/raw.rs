@@ -17,17 +17,30 @@ use super::binarize::{scores, ScoreSource};
 use crate::record::{Generation, Judgment, Record};
 use crate::table::{DataType, Field, Table, Value};
 
+/// The raw table's columns, in order: what the page lists where it offers
+/// the export, so that what it promises is what the file has.
+pub const COLUMNS: [&str; 7] = [
+    "input",
+    "generation_model",
+    "generation_prompt",
+    "raw_generation_responses",
+    "generations",
+    "ratings",
+    "rationales",
+];
+
 /// The raw table, rated by `source` (a judge, a panel of judges, or people).
 /// Prompts without generations are left out.
 pub fn raw_generations(records: &[Record], source: &ScoreSource) -> Table {
+    let [input, model, prompt, raw, generations, ratings, rationales] = COLUMNS;
     let schema = vec![
-        Field::required("input", DataType::String),
-        Field::required("generation_model", DataType::list_of(DataType::String)),
-        Field::required("generation_prompt", DataType::list_of(DataType::String)),
-        Field::required("raw_generation_responses", DataType::list_of(DataType::String)),
-        Field::required("generations", DataType::list_of(DataType::String)),
-        Field::required("ratings", DataType::list_of_nullable(DataType::Float64)),
-        Field::required("rationales", DataType::list_of_nullable(DataType::String)),
+        Field::required(input, DataType::String),
+        Field::required(model, DataType::list_of(DataType::String)),
+        Field::required(prompt, DataType::list_of(DataType::String)),
+        Field::required(raw, DataType::list_of(DataType::String)),
+        Field::required(generations, DataType::list_of(DataType::String)),
+        Field::required(ratings, DataType::list_of_nullable(DataType::Float64)),
+        Field::required(rationales, DataType::list_of_nullable(DataType::String)),
     ];
     let mut table = Table::new(schema);
     for record in records.iter().filter(|r| !r.generations.is_empty()) {
@@ -88,6 +101,7 @@ mod tests {
                 "rationales"
             ]
         );
+        assert_eq!(table.column_names(), COLUMNS);
         assert_eq!(
             table.rows,
             vec![vec![

@@ -106,18 +106,7 @@ impl<'a> Gguf<'a> {
     /// Parses the header of a GGUF file and checks that each tensor it
     /// describes lies within `bytes`.
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Gguf<'a>, Error> {
-        if !bytes.starts_with(b"GGUF") {
-            let found = bytes[..bytes.len().min(4)].to_vec();
-            // Four bytes that are a prefix of the magic are a file cut short,
-            // not a file of another kind.
-            if b"GGUF".starts_with(&found) && !found.is_empty() {
-                return Err(Error::new(ErrorKind::Truncated {
-                    len: bytes.len() as u64,
-                    needed: None,
-                }));
-            }
-            return Err(Error::new(ErrorKind::NotGguf { found }));
-        }
+        crate::model_check::check_start(bytes)?;
         let content = Content::read(&mut Cursor::new(bytes)).map_err(|error| {
             if is_end_of_file(&error) {
                 Error::new(ErrorKind::Truncated { len: bytes.len() as u64, needed: None })

@@ -136,6 +136,9 @@ impl Engine {
             file_tensor_types: gguf.tensor_types(),
             requantized_tensors: weights.requantized,
             chat_template_from_file: template.is_from_file(),
+            hub_repository: gguf
+                .opt_str("general.source.huggingface.repository")?
+                .and_then(crate::model_id::hub_repo_of_metadata),
         };
         Ok(Engine { model, tokenizer, template, info, scored: Default::default() })
     }

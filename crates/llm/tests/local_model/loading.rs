@@ -2,7 +2,7 @@
 
 use prefab_llm::{Engine, LoadOptions, LoadProgress, LoadStage};
 
-use crate::common::{engine, engine_q4_1, model_bytes};
+use crate::common::{engine, engine_q4_1, model_bytes, patched, string_entry};
 
 #[test]
 fn loading_reports_progress_in_order_up_to_every_tensor() {
@@ -41,3 +41,18 @@ fn the_model_info_tells_what_was_loaded() {
 /// The bytes of what is not re-quantized: the Q8_0 embedding table
 /// (49,152 × 576) and the f32 norms (two per layer and the final one).
 const EMBEDDING_AND_NORMS: u64 = 49152 * 576 / 32 * 34 + (30 * 2 + 1) * 576 * 4;
+
+#[test]
+fn the_hub_repo_the_metadata_names_is_reported_and_the_test_model_names_none() {
+    // SmolLM2-135M-Instruct's Q4_1 GGUF has no general.source.huggingface.repository:
+    // its generations are named by general.name unless the organizer names them.
+    assert_eq!(engine().info().hub_repository, None);
+    assert_eq!(engine().info().name, "Smollm2 135M 8k Lc100K Mix1 Ep2");
+    // The same entry length, so the file's layout stays as it was.
+    let tagged = patched(
+        &string_entry("general.name", "Smollm2 135M 8k Lc100K Mix1 Ep2"),
+        &string_entry("general.source.huggingface.repository", "HF/sm2"),
+    );
+    let info = Engine::load(&tagged, &LoadOptions::default(), |_| {}).unwrap().info().clone();
+    assert_eq!(info.hub_repository.as_deref(), Some("HF/sm2"));
+}
