@@ -248,7 +248,7 @@ test('a campaign: publish, five people rate in parallel, collect every rating ex
   const saved = Object.fromEntries(await Promise.all(downloads.map(async (download) => [download.suggestedFilename(), await readFile(await download.path(), 'utf8')])));
   const pairs = saved['dpo.jsonl'].trim().split('\n').filter(Boolean);
   assert.ok(pairs.length > 0 && pairs.length <= PROMPTS, `${pairs.length} DPO pairs`);
-  assert.ok(saved['README.md'].includes(`Labels from the Prefab campaign ${REPO}: 5 people, 3 per item asked`), saved['README.md']);
+  assert.ok(saved['dpo.README.md'].includes(`Labels from the Prefab campaign ${REPO}: 5 people, 3 per item asked`), saved['dpo.README.md']);
   assert.deepEqual(errors.filter((e) => !e.includes('Failed to load resource')), []);
   for (const context of contexts) await context.close();
 });
