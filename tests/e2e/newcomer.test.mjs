@@ -233,7 +233,7 @@ test('6. long unbroken text wraps: the results table on a desktop, the guideline
   await page.goto(place('build'));
   const url = `https://example.com/${'a'.repeat(2400)}`;
   await pastePrompts(page, [`Summarise ${url}`]);
-  await waitForText(page, 'prompt-count', '1 prompts');
+  await waitForText(page, 'prompt-count', '1 prompt');
   await page.getByTestId('pool-add').click();
   await page.getByTestId('result-row').waitFor();
   const widths = await page.evaluate(() => ({

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use crate::hub_account::HubAccount;
 use crate::pager::{thousands, Pager, Paging};
 use crate::hub_import::{HubPicker, HubSource};
-use crate::local_model::{LocalModel, ModelState};
+use crate::local_model::LocalModel;
 use crate::pool_run::{PoolRun, RunState, Runs};
 use crate::project::{self, ItemState, Project};
 
@@ -265,7 +265,8 @@ fn PromptList() -> impl IntoView {
     view! {
         <p data-testid="prompt-count">{move || {
             let all = project.prompts.with(Vec::len);
-            if search.with(|search| search.trim().is_empty()) { format!("{} prompts", thousands(all)) } else { format!("{} of {} prompts match", thousands(total.get()), thousands(all)) }
+            let prompts = if all == 1 { "prompt" } else { "prompts" };
+            if search.with(|search| search.trim().is_empty()) { format!("{} {prompts}", thousands(all)) } else { format!("{} of {} {prompts} match", thousands(total.get()), thousands(all)) }
         }}</p>
         {move || project.prompts.with(|prompts| prompts.len() > PROMPTS_PER_PAGE).then(|| view! {
             <label>
@@ -432,10 +433,7 @@ fn PoolPanel() -> impl IntoView {
         pool.remove(index);
         save(pool);
     };
-    let local_name = move || match model.state.get() {
-        ModelState::Ready { info, .. } => format!("local: {}", info.name),
-        _ => "local model".to_owned(),
-    };
+    let local_name = move || crate::refine::local_name(model);
 
     view! {
         <section class="panel" aria-labelledby="pool-title" data-testid="pool-panel">
@@ -626,7 +624,7 @@ fn ResultsTable(retry: impl Fn(String) + Copy + Send + Sync + 'static) -> impl I
     };
     view! {
         <Pager paging total testid="result-pages" noun="Items" />
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="The pool's results">
             <table class="results" data-testid="results">
                 <thead><tr><th scope="col">"Prompt"</th><th scope="col">"Model"</th><th scope="col">"Completion"</th><th scope="col">"State"</th></tr></thead>
                 <tbody>{rows}</tbody>

@@ -44,10 +44,12 @@ fn ModelSelect(testid: &'static str, selected: Signal<PoolModel>, on_pick: Callb
     }
 }
 
-/// The local model's name, for descriptions.
-fn local_name(model: LocalModel) -> String {
-    match model.state.get() {
-        ModelState::Ready { info, .. } => format!("local: {}", info.name),
+/// The local model as its generations name it, for descriptions (tracked).
+pub(crate) fn local_name(model: LocalModel) -> String {
+    model.state.track();
+    model.names.track();
+    match model.state.get_untracked() {
+        ModelState::Ready { .. } => format!("local: {}", model.generation_model_id()),
         _ => "local model".to_owned(),
     }
 }
@@ -169,7 +171,7 @@ pub fn EvolPanel() -> impl IntoView {
                 on:change=move |event| { let on = event_target_checked(&event); save(Box::new(move |evol| { evol.include_original = on; Ok(()) })) } />"Keep the original completion beside its rewrites"</label>
             {move || problem.get().map(|message| view! { <p class="error" role="alert" data-testid="evol-settings-problem">{message}</p> })}
             <RunControls run testid="evol" blocked=Signal::derive(move || (!has_completions(project)).then_some("Run the pool first: there are no completions to rewrite.")) />
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0" role="region" aria-label="The rewrites">
                 <table class="results" data-testid="evol-results">
                     <thead><tr><th scope="col">"Prompt"</th><th scope="col">"Mutation"</th><th scope="col">"Rewrite"</th><th scope="col">"State"</th></tr></thead>
                     <tbody>{move || rows().0}</tbody>
@@ -318,7 +320,7 @@ pub fn JudgesPanel() -> impl IntoView {
                     None
                 }
             }) />
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0" role="region" aria-label="The judgments">
                 <table class="results" data-testid="judge-results">
                     <thead><tr><th scope="col">"Prompt"</th><th scope="col">"Judge"</th><th scope="col">"Ratings"</th><th scope="col">"State"</th></tr></thead>
                     <tbody>{rows}</tbody>
