@@ -139,3 +139,14 @@ export async function clearPrompts(page) {
   }
   await page.waitForFunction(() => document.querySelector('[data-testid="prompt-count"]').textContent === '0 prompts');
 }
+
+/** Export's Download, set up as it is: the data file and its card, both offered by one click. */
+export async function downloadExport(page) {
+  const downloads = [];
+  page.on('download', (download) => downloads.push(download));
+  await page.getByTestId('export-download').click();
+  await page.waitForFunction(() => /Downloaded/.test(document.querySelector('[data-testid="export-outcome"]')?.textContent ?? ''));
+  // The second file follows the first within moments.
+  for (let waited = 0; downloads.length < 2 && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  return downloads;
+}

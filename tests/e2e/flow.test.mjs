@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { openBrowser, collectErrors, countDialogs, screenshot, storedValues, place, clearPrompts, importCompletions } from './browser.mjs';
+import { openBrowser, collectErrors, countDialogs, screenshot, storedValues, place, clearPrompts, importCompletions, downloadExport } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -197,12 +197,7 @@ test("an export's card is named after its file, and the raw option names exactly
     ]);
     await page.goto(place('export'));
     await page.getByTestId('export-raw').check();
-    const downloads = [];
-    page.on('download', (download) => downloads.push(download));
-    await page.getByTestId('export-download').click();
-    await page.waitForFunction(() => /Downloaded/.test(document.querySelector('[data-testid="export-outcome"]')?.textContent ?? ''));
-    // Both files are offered by the same click; give the second a moment.
-    for (let waited = 0; downloads.length < 2 && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    const downloads = await downloadExport(page);
     const names = downloads.map((download) => download.suggestedFilename()).sort();
     assert.deepEqual(names, ['generations.README.md', 'generations.jsonl']);
     assert.match(await page.getByTestId('export-outcome').textContent(), /generations\.README\.md/);

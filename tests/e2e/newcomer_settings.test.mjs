@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { baseUrl, modelFile, openBrowser, collectErrors, place, screenshot } from './browser.mjs';
+import { baseUrl, modelFile, openBrowser, collectErrors, place, screenshot, downloadExport } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -168,11 +168,7 @@ test("the generations' model id: the Hub id when the file or address tells it, e
 
   await page.goto(place('export'));
   await page.getByTestId('export-raw').check();
-  const downloads = [];
-  page.on('download', (download) => downloads.push(download));
-  await page.getByTestId('export-download').click();
-  await page.waitForFunction(() => /Downloaded/.test(document.querySelector('[data-testid="export-outcome"]')?.textContent ?? ''));
-  for (let waited = 0; downloads.length < 2 && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  const downloads = await downloadExport(page);
   const data = downloads.find((download) => download.suggestedFilename().endsWith('.jsonl'));
   assert.ok(data, downloads.map((download) => download.suggestedFilename()).join(', '));
   const [row] = (await readFile(await data.path(), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
