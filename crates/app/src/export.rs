@@ -99,7 +99,10 @@ pub fn Export() -> impl IntoView {
                 let export = dpo::dpo(&records, &DpoOptions { policy, style: style.get_untracked() });
                 ("dpo", export.table, export.report.describe())
             }
-            Kind::Raw => ("generations", raw::raw_generations(&records, &raw_source(&policy)), format!("Ratings and rationales from {}.", raw_source(&policy).describe())),
+            Kind::Raw => {
+                let judges = raw_source(&policy);
+                ("generations", raw::raw_generations(&records, &judges), format!("Ratings and rationales from {}.", judges.describe()))
+            }
         };
         let policies: Vec<String> = provenance().into_iter().chain((!report.is_empty()).then(|| report.clone())).chain(judges_line(&records)).collect();
         let result = write_files(name, &table, &records, policies, parquet.get_untracked()).map(|(file, card)| {

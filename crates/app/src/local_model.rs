@@ -23,10 +23,8 @@ use leptos::task::spawn_local;
 use prefab_llm::model_id::{self, ModelId};
 use prefab_llm::protocol::{ModelSource, RequestId, WorkerRequest, WorkerResponse};
 use prefab_llm::{ChatMessage, GenerationParams, LoadOptions, LoadStage, ModelInfo, Prompt};
-use prefab_store::Store;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::endpoints::DATABASE;
 use crate::model_worker::ModelWorker;
 
 /// The `settings` key of the organizer's names for model files: a map from
@@ -109,8 +107,8 @@ impl LocalModel {
             names: RwSignal::new(BTreeMap::new()),
         };
         spawn_local(async move {
-            match read_names().await {
-                Ok(names) => model.names.set(names),
+            match crate::project::get_setting::<BTreeMap<String, String>>(NAMES_KEY).await {
+                Ok(names) => model.names.set(names.unwrap_or_default()),
                 // The generations then carry the proposed id; nothing is lost.
                 Err(error) => web_sys::console::warn_1(&format!("could not read the local model's names: {error}").into()),
             }
@@ -148,9 +146,7 @@ impl LocalModel {
             "" => names.remove(&file),
             name => names.insert(file, name.to_owned()),
         };
-        let store = Store::open(DATABASE).await.map_err(|error| error.to_string())?;
-        store.put_setting(NAMES_KEY, &names).await.map_err(|error| error.to_string())?;
-        store.close();
+        crate::project::put_setting(NAMES_KEY, &names).await?;
         self.names.set(names);
         Ok(())
     }
@@ -249,12 +245,4 @@ impl LocalModel {
 pub fn absolute(url: &str) -> String {
     let base = document().base_uri().ok().flatten().unwrap_or_default();
     web_sys::Url::new_with_base(url.trim(), &base).map(|url| url.href()).unwrap_or_else(|_| url.trim().to_owned())
-}
-
-/// The organizer's names for model files, as stored.
-async fn read_names() -> Result<BTreeMap<String, String>, String> {
-    let store = Store::open(DATABASE).await.map_err(|error| error.to_string())?;
-    let names = store.setting(NAMES_KEY).await.map_err(|error| error.to_string())?.unwrap_or_default();
-    store.close();
-    Ok(names)
 }

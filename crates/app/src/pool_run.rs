@@ -408,7 +408,7 @@ impl PoolRun {
                         None => return Err(Outcome::Failed("the model worker stopped".to_owned())),
                     }
                 };
-                vec![judge::logit_judgment(&local_model_name(model), judge.aspect, &probs, now())]
+                vec![judge::logit_judgment(&model.generation_model_id(), judge.aspect, &probs, now())]
             }
         };
         let judgments = item.generation_ids.iter().cloned().zip(judgments).map(|(generation_id, judgment)| Judged { generation_id, judgment }).collect();
@@ -437,7 +437,7 @@ impl PoolRun {
                 WorkerResponse::Done { stats, .. } if stats.stop_reason == prefab_llm::StopReason::Cancelled => return Err(Outcome::Stopped),
                 WorkerResponse::Done { text, stats, prompt, .. } => {
                     return Ok(Answer {
-                        model_id: local_model_name(model),
+                        model_id: model.generation_model_id(),
                         backend: Backend::Local,
                         rendered_prompt: prompt,
                         raw_text: text,
@@ -512,12 +512,6 @@ enum Outcome {
     Stopped,
 }
 
-/// The local model's name as the worker reported it.
-fn local_model_name(model: LocalModel) -> String {
-    // The Hub id when the file or its address tells it, else the organizer's
-    // name for it, else its general.name: see `prefab_llm::model_id`.
-    model.generation_model_id()
-}
 
 /// A generation from a model's answer, with its provenance.
 fn generation(answer: Answer, text: String, seed: Option<u64>, params: prefab_core::record::SamplingParams, system_prompt: Option<String>, evolved_from: Option<EvolvedFrom>) -> Generation {

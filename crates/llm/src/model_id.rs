@@ -48,8 +48,9 @@ pub fn model_id(organizer_name: Option<&str>, info: &ModelInfo, address: &str) -
     if let Some(name) = named {
         return ModelId { id: name.to_owned(), source: ModelIdSource::Organizer };
     }
-    if let Some(repo) = info.hub_repository.as_deref().and_then(hub_repo_of_metadata) {
-        return ModelId { id: repo, source: ModelIdSource::FileMetadata };
+    // Already read as a repo id when the file was loaded (`hub_repo_of_metadata`).
+    if let Some(repo) = &info.hub_repository {
+        return ModelId { id: repo.clone(), source: ModelIdSource::FileMetadata };
     }
     if let Some(repo) = hub_repo_of_address(address) {
         return ModelId { id: repo, source: ModelIdSource::Address };

@@ -82,7 +82,9 @@ pub struct ModelInfo {
     /// built-in ChatML fallback (`false`).
     pub chat_template_from_file: bool,
     /// The Hub repo the file's metadata names
-    /// (`general.source.huggingface.repository`), when it does: the
+    /// (`general.source.huggingface.repository`), read as a repo id
+    /// (`owner/name`, see [`crate::model_id::hub_repo_of_metadata`]) when the
+    /// file was loaded, when it does: the
     /// generations' model id (see [`crate::model_id`]).
     #[serde(default)]
     pub hub_repository: Option<String>,
