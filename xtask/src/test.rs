@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 /// The crates whose tests need a browser.
-const BROWSER_CRATES: [&str; 2] = ["prefab-store", "prefab-llm"];
+const BROWSER_CRATES: [&str; 3] = ["prefab-store", "prefab-llm", "prefab-kernels"];
 
 /// Counts across all stages.
 #[derive(Default, Debug, PartialEq)]

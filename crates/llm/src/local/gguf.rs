@@ -44,8 +44,8 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use candle_core::quantized::gguf_file::{Content, Value};
-use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType};
-use candle_core::quantized::{ggml_file, GgmlDType, QStorage, QTensor};
+use candle_core::quantized::{ggml_file, GgmlDType, QTensor};
+use prefab_kernels::Q8Matrix;
 use candle_core::Device;
 
 use crate::error::{Error, ErrorKind};
@@ -54,6 +54,15 @@ use crate::error::{Error, ErrorKind};
 pub(crate) struct Gguf<'a> {
     bytes: &'a [u8],
     content: Content,
+}
+
+/// A weight matrix as the engine multiplies it.
+#[derive(Debug)]
+pub(crate) enum Matrix {
+    /// Q8_0, multiplied by Prefab's kernel (`prefab_kernels`).
+    Q8(Q8Matrix),
+    /// Any other type, multiplied by candle.
+    Other(QTensor),
 }
 
 /// The tensor types with a SIMD128 kernel in candle (or no quantization at
@@ -98,7 +107,7 @@ fn is_end_of_file(error: &candle_core::Error) -> bool {
 }
 
 /// The first line of candle's message, without the backtrace it may carry.
-fn first_line(error: &candle_core::Error) -> String {
+fn first_line(error: &impl std::fmt::Display) -> String {
     error.to_string().lines().next().unwrap_or_default().to_owned()
 }
 
@@ -270,9 +279,11 @@ impl<'a> Gguf<'a> {
             .map_err(|error| tensor_error(name, &error))
     }
 
-    /// A weight matrix, re-quantized to Q8_0 when `requantize` is on and its
-    /// type has no fast WebAssembly kernel. Also says whether it was.
-    pub(crate) fn matrix(&self, name: &str, requantize: bool) -> Result<(QTensor, bool), Error> {
+    /// A weight matrix: Q8_0 as Prefab's kernel reads it when it is Q8_0 or
+    /// is re-quantized to it (when `requantize` is on and its type has no
+    /// fast WebAssembly kernel), else as stored, for candle. Also says
+    /// whether it was re-quantized.
+    pub(crate) fn matrix(&self, name: &str, requantize: bool) -> Result<(Matrix, bool), Error> {
         let (raw, dtype, dims) = self.raw(name)?;
         let &[rows, columns] = dims else {
             return Err(Error::new(ErrorKind::InvalidTensor {
@@ -280,12 +291,17 @@ impl<'a> Gguf<'a> {
                 message: format!("expected a matrix, found shape {dims:?}"),
             }));
         };
-        if !requantize || is_fast_in_wasm(dtype) || columns % BlockQ8_0::BLCK_SIZE != 0 {
-            return Ok((self.tensor(name)?, false));
+        if dtype == GgmlDType::Q8_0 {
+            let matrix = Q8Matrix::from_ggml_q8_0(raw, rows, columns)
+                .map_err(|error| tensor_error(name, &error))?;
+            return Ok((Matrix::Q8(matrix), false));
         }
-        let tensor =
+        if !requantize || is_fast_in_wasm(dtype) || columns % prefab_kernels::BLOCK != 0 {
+            return Ok((Matrix::Other(self.tensor(name)?), false));
+        }
+        let matrix =
             to_q8_0(raw, dtype, rows, columns).map_err(|error| tensor_error(name, &error))?;
-        Ok((tensor, true))
+        Ok((Matrix::Q8(matrix), true))
     }
 
     /// How many tensors of each type the file holds.
@@ -310,33 +326,22 @@ impl<'a> Gguf<'a> {
 
 /// Converts a quantized matrix to Q8_0, a slice of rows at a time so that
 /// only those rows are ever held as f32.
-fn to_q8_0(
-    raw: &[u8],
-    dtype: GgmlDType,
-    rows: usize,
-    columns: usize,
-) -> candle_core::Result<QTensor> {
+fn to_q8_0(raw: &[u8], dtype: GgmlDType, rows: usize, columns: usize) -> Result<Q8Matrix, String> {
     const ELEMENTS_PER_SLICE: usize = 1 << 16;
     let row_bytes = columns / dtype.block_size() * dtype.type_size();
-    let blocks_per_row = columns / BlockQ8_0::BLCK_SIZE;
     let rows_per_slice = (ELEMENTS_PER_SLICE / columns).max(1);
-    let mut blocks = vec![BlockQ8_0::zeros(); rows * blocks_per_row];
+    let mut matrix = Q8Matrix::with_columns(columns).map_err(|error| error.to_string())?;
     let mut first = 0;
     while first < rows {
         let count = rows_per_slice.min(rows - first);
         let slice = &raw[first * row_bytes..(first + count) * row_bytes];
-        let weights =
-            ggml_file::qtensor_from_ggml(dtype, slice, vec![count, columns], &Device::Cpu)?
-                .dequantize(&Device::Cpu)?
-                .flatten_all()?
-                .to_vec1::<f32>()?;
-        BlockQ8_0::from_float(
-            &weights,
-            &mut blocks[first * blocks_per_row..(first + count) * blocks_per_row],
-        );
+        let weights = ggml_file::qtensor_from_ggml(dtype, slice, vec![count, columns], &Device::Cpu)
+            .and_then(|tensor| tensor.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>())
+            .map_err(|error| error.to_string())?;
+        matrix.push_rows(&weights).map_err(|error| error.to_string())?;
         first += count;
     }
-    QTensor::new(QStorage::Cpu(Box::new(blocks)), (rows, columns))
+    Ok(matrix)
 }
 
 fn as_usize(key: &str, value: &Value) -> Result<usize, Error> {
@@ -360,7 +365,7 @@ fn invalid(key: &str, expected: &str) -> Error {
     Error::new(ErrorKind::InvalidMetadata { key: key.to_owned(), expected: expected.to_owned() })
 }
 
-fn tensor_error(name: &str, error: &candle_core::Error) -> Error {
+fn tensor_error(name: &str, error: &impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::InvalidTensor { name: name.to_owned(), message: first_line(error) })
 }
 
@@ -454,12 +459,13 @@ mod tests {
         let q4_1 = QTensor::quantize(&original, GgmlDType::Q4_1).unwrap();
         let raw = q4_1.data().unwrap();
         let q8_0 = to_q8_0(&raw, GgmlDType::Q4_1, 64, 96).unwrap();
-        assert_eq!(q8_0.dtype(), GgmlDType::Q8_0);
-        assert_eq!(q8_0.shape().dims(), [64, 96]);
+        assert_eq!((q8_0.rows(), q8_0.columns()), (64, 96));
         let before = q4_1.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap();
-        let after = q8_0.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap();
         let before = before.to_vec1::<f32>().unwrap();
-        let after = after.to_vec1::<f32>().unwrap();
+        let mut after = vec![0.0; 64 * 96];
+        for (row, out) in after.chunks_exact_mut(96).enumerate() {
+            q8_0.dequantize_row(row, out);
+        }
         let worst = before.iter().zip(&after).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         // Q8_0's step is max|w|/127 per block; these weights stay under 2.1.
         assert!(worst <= 2.1 / 127.0, "worst difference {worst}");

@@ -1,0 +1,158 @@
+//! The kernel against exact arithmetic, natively (the portable tile) and in
+//! headless Chromium (the SIMD128 tile, `cargo xtask test`'s browser stage).
+//!
+//! The activations are chosen so that quantizing them loses nothing (each
+//! block is integers times a power of two, its largest magnitude 127 times
+//! that power), so the expected outputs are exact sums of integer products,
+//! scaled: any difference beyond float rounding is a kernel error.
+
+use prefab_kernels::{Activations, LayoutError, Q8Matrix, BLOCK};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+/// A deterministic stream of numbers (xorshift).
+struct Numbers(u64);
+
+impl Numbers {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// An integer in `-limit..=limit`.
+    fn int(&mut self, limit: i64) -> i64 {
+        (self.next() % (2 * limit as u64 + 1)) as i64 - limit
+    }
+}
+
+/// A GGUF Q8_0 matrix: its bytes, and each block's scale and integers.
+struct Weights {
+    bytes: Vec<u8>,
+    scales: Vec<f32>,
+    quants: Vec<i8>,
+}
+
+fn weights(rows: usize, columns: usize, numbers: &mut Numbers) -> Weights {
+    let mut weights = Weights { bytes: Vec::new(), scales: Vec::new(), quants: Vec::new() };
+    for _ in 0..rows * columns / BLOCK {
+        let scale = half::f16::from_f32(numbers.int(1000) as f32 / 4096.0);
+        weights.scales.push(scale.to_f32());
+        weights.bytes.extend(scale.to_le_bytes());
+        for _ in 0..BLOCK {
+            let q = numbers.int(128).clamp(-128, 127) as i8;
+            weights.quants.push(q);
+            weights.bytes.push(q as u8);
+        }
+    }
+    weights
+}
+
+/// Activations that quantize exactly: per block, integers whose largest
+/// magnitude is 127, times 2^k. Returns the values, the integers and scales.
+fn activations(tokens: usize, columns: usize, numbers: &mut Numbers) -> (Vec<f32>, Vec<i64>, Vec<f32>) {
+    let (mut values, mut ints, mut scales) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..tokens * columns / BLOCK {
+        let scale = 2f32.powi(numbers.int(6) as i32);
+        let first = ints.len();
+        ints.extend((0..BLOCK).map(|_| numbers.int(126)));
+        ints[first + (numbers.next() as usize % BLOCK)] = if numbers.next() % 2 == 0 { 127 } else { -127 };
+        values.extend(ints[first..].iter().map(|&q| q as f32 * scale));
+        scales.push(scale);
+    }
+    (values, ints, scales)
+}
+
+/// Checks the kernel on `tokens × columns` activations and `rows` weights.
+fn check(tokens: usize, rows: usize, columns: usize, seed: u64) {
+    let mut numbers = Numbers(seed | 1);
+    let w = weights(rows, columns, &mut numbers);
+    let (values, ints, x_scales) = activations(tokens, columns, &mut numbers);
+    let matrix = Q8Matrix::from_ggml_q8_0(&w.bytes, rows, columns).unwrap();
+    let x = Activations::quantize(&values, columns);
+    assert_eq!(x.tokens(), tokens);
+    let mut out = vec![f32::NAN; tokens * rows];
+    matrix.matmul(&x, &mut out);
+    let blocks = columns / BLOCK;
+    for t in 0..tokens {
+        for r in 0..rows {
+            let mut expected = 0.0f64;
+            let mut magnitude = 0.0f64;
+            for b in 0..blocks {
+                let products: Vec<i64> = (0..BLOCK)
+                    .map(|j| i64::from(w.quants[r * columns + b * BLOCK + j]) * ints[t * columns + b * BLOCK + j])
+                    .collect();
+                let scale = f64::from(w.scales[r * blocks + b]) * f64::from(x_scales[t * blocks + b]);
+                expected += products.iter().sum::<i64>() as f64 * scale;
+                // Bounds every partial sum, in whatever order a tile adds them.
+                magnitude += products.iter().map(|p| p.abs()).sum::<i64>() as f64 * scale.abs();
+            }
+            let got = f64::from(out[t * rows + r]);
+            assert!(
+                (got - expected).abs() <= 1e-6 * magnitude.max(1.0),
+                "{tokens} tokens × {rows} rows × {columns}: token {t}, row {r}: {got} ≠ {expected}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_tile_shape_matches_exact_arithmetic() {
+    // 1 to 9 tokens covers tiles of 4, 3, 2 and 1; 37 rows is two whole
+    // chunks and a part; 96 columns is three blocks.
+    for tokens in 1..=9 {
+        check(tokens, 37, 96, tokens as u64 * 7919);
+    }
+}
+
+#[test]
+fn a_model_sized_matrix_matches_exact_arithmetic() {
+    // SmolLM2-135M's feed-forward: 1536 × 576, a 13-token prompt.
+    check(13, 1536, 576, 42);
+}
+
+#[test]
+fn a_row_dequantizes_to_scale_times_integer() {
+    let mut numbers = Numbers(5);
+    let w = weights(3, 64, &mut numbers);
+    let matrix = Q8Matrix::from_ggml_q8_0(&w.bytes, 3, 64).unwrap();
+    let mut row = vec![0.0; 64];
+    matrix.dequantize_row(2, &mut row);
+    for (j, value) in row.iter().enumerate() {
+        assert_eq!(*value, w.scales[4 + j / BLOCK] * f32::from(w.quants[128 + j]));
+    }
+    assert_eq!(matrix.size_in_bytes(), 3 * 64 + 6 * 4);
+}
+
+#[test]
+fn quantizing_maps_each_blocks_largest_magnitude_to_127() {
+    let mut values: Vec<f32> = (0..64).map(|i| i as f32 / 10.0 - 3.0).collect();
+    values[40] = -12.7;
+    let matrix = Q8Matrix::quantize(&values, 1, 64).unwrap();
+    let mut row = vec![0.0; 64];
+    matrix.dequantize_row(0, &mut row);
+    // Kept but for the scale's rounding to f16 (11 significant bits).
+    assert!((row[40] + 12.7).abs() <= 12.7 / 2048.0, "the largest is kept: {}", row[40]);
+    assert!((row[31] - 0.1).abs() <= 3.1 / 127.0 / 2.0 + 1e-6, "within half a step: {}", row[31]);
+    let zeros = Q8Matrix::quantize(&[0.0; 32], 1, 32).unwrap();
+    zeros.dequantize_row(0, &mut row[..32]);
+    assert!(row[..32].iter().all(|&v| v == 0.0), "an all-zero block stays zero, not NaN");
+}
+
+#[test]
+fn bad_shapes_are_refused() {
+    assert_eq!(Q8Matrix::from_ggml_q8_0(&[0; 34], 1, 48).unwrap_err(), LayoutError::NotWholeBlocks { columns: 48 });
+    assert_eq!(
+        Q8Matrix::from_ggml_q8_0(&[0; 34], 2, 32).unwrap_err(),
+        LayoutError::WrongLength { expected: 68, found: 34 }
+    );
+    assert_eq!(Q8Matrix::quantize(&[0.0; 31], 1, 32).unwrap_err(), LayoutError::WrongLength { expected: 32, found: 31 });
+    assert_eq!(
+        LayoutError::NotWholeBlocks { columns: 48 }.to_string(),
+        "rows of 48 weights are not whole blocks of 32"
+    );
+}
