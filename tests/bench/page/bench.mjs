@@ -83,7 +83,10 @@ function Memory(descriptor) {
 Memory.prototype = NativeMemory.prototype;
 WebAssembly.Memory = Memory;
 const channel = new BroadcastChannel(${JSON.stringify(MEMORY_CHANNEL)});
-channel.onmessage = () => {
+channel.onmessage = (event) => {
+  // Only the page's question: the other probes' answers reach this channel
+  // too, and answering them would set the probes answering each other.
+  if (event.data !== 'size?') return;
   const bytes = memories.map((memory) => Number(memory.buffer.byteLength));
   if (bytes.length > 0) channel.postMessage({ worker: PROBED_WORKER, bytes: Math.max(...bytes) });
 };
@@ -110,14 +113,14 @@ let probedWorkers = 0;
 /** The wasm memory sizes the probed workers numbered `workers` report within a second. */
 async function probedWasmMemoryBytes(workers) {
   const channel = new BroadcastChannel(MEMORY_CHANNEL);
-  const sizes = [];
+  const sizes = new Map();
   channel.onmessage = (event) => {
-    if (workers.includes(event.data.worker)) sizes.push(event.data.bytes);
+    if (workers.includes(event.data.worker)) sizes.set(event.data.worker, event.data.bytes);
   };
   channel.postMessage('size?');
   await new Promise((resolve) => setTimeout(resolve, 1000));
   channel.close();
-  return sizes;
+  return [...sizes.values()];
 }
 
 /** Seconds since `start` (a `performance.now()` reading). */
