@@ -1,11 +1,14 @@
-// The model benchmark's two engines, side by side in one page: Prefab's model
-// worker and wllama (llama.cpp compiled to wasm), on the same GGUF file, the
-// same conversation and the same settings (greedy, 64 new tokens, EOS ignored).
+// The model benchmark's engines, side by side in one page: Prefab's model
+// worker and wllama (llama.cpp compiled to wasm) on one thread and on all
+// threads, on the same GGUF file, the same conversation and the same settings
+// (greedy, 64 new tokens, EOS ignored); then the jobs of issue 16: the pool
+// job (`poolJob`: prompts × samples, sampled) and the logit judge's job
+// (`judgeJob`, with and without prefix reuse).
 //
 // The page only measures; ../model_bench.mjs decides the order of the runs and
-// prints the table. Each engine is a small class with the same four methods,
-// `load`, `generate`, `memoryBytes` and `close`, put on `window.bench` for the
-// driver to call through Playwright.
+// prints the table. Each engine is a small class with the same methods,
+// `load`, `generate`, `poolJob`, `memoryBytes` and `close`, put on
+// `window.bench` for the driver to call through Playwright.
 //
 // Both engines report their own prefill and decode times, measured inside
 // their workers around the model passes; the page adds the wall time of each
@@ -61,6 +64,12 @@ const CONVERSATION = [{ role: 'user', content: PROMPT }];
  * the largest one's size. Wasm memory never shrinks, so that size is the
  * peak. The probe only watches: the memory it hands back is the one asked
  * for, and nothing else in the worker changes.
+ *
+ * Two wllama engines are loaded at once (one thread and all threads), so each
+ * probed worker answers with its own number, given when the page made it, and
+ * each engine asks for the numbers of the workers made while it loaded.
+ * (wllama's pthreads are started by its worker, not here, and share its
+ * memory: the one probed worker holds all of an engine's wasm memory.)
  */
 const MEMORY_CHANNEL = 'prefab-bench-wasm-memory';
 const MEMORY_PROBE = `
@@ -74,19 +83,25 @@ function Memory(descriptor) {
 Memory.prototype = NativeMemory.prototype;
 WebAssembly.Memory = Memory;
 const channel = new BroadcastChannel(${JSON.stringify(MEMORY_CHANNEL)});
-channel.onmessage = () => {
+channel.onmessage = (event) => {
+  // Only the page's question: the other probes' answers reach this channel
+  // too, and answering them would set the probes answering each other.
+  if (event.data !== 'size?') return;
   const bytes = memories.map((memory) => Number(memory.buffer.byteLength));
-  if (bytes.length > 0) channel.postMessage(Math.max(...bytes));
+  if (bytes.length > 0) channel.postMessage({ worker: PROBED_WORKER, bytes: Math.max(...bytes) });
 };
 `;
+/** How many probed workers the page has made: the next one's number. */
+let probedWorkers = 0;
 {
-  const probe = URL.createObjectURL(new Blob([MEMORY_PROBE], { type: 'text/javascript' }));
   const PageWorker = window.Worker;
   window.Worker = class extends PageWorker {
     constructor(url, options) {
       if (options?.type === 'module' && String(url).startsWith('blob:')) {
         // Static imports run in order, both before anything can message the
         // worker, so the probe is in place before wllama's code starts.
+        const source = `const PROBED_WORKER = ${probedWorkers++};\n${MEMORY_PROBE}`;
+        const probe = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
         const both = `import ${JSON.stringify(probe)};\nimport ${JSON.stringify(String(url))};\n`;
         url = URL.createObjectURL(new Blob([both], { type: 'text/javascript' }));
       }
@@ -95,25 +110,97 @@ channel.onmessage = () => {
   };
 }
 
-/** The wasm memory sizes the probed workers report within a second. */
-async function probedWasmMemoryBytes() {
+/** The wasm memory sizes the probed workers numbered `workers` report within a second. */
+async function probedWasmMemoryBytes(workers) {
   const channel = new BroadcastChannel(MEMORY_CHANNEL);
-  const sizes = [];
-  channel.onmessage = (event) => sizes.push(event.data);
+  const sizes = new Map();
+  channel.onmessage = (event) => {
+    if (workers.includes(event.data.worker)) sizes.set(event.data.worker, event.data.bytes);
+  };
   channel.postMessage('size?');
   await new Promise((resolve) => setTimeout(resolve, 1000));
   channel.close();
-  return sizes.length > 0 ? Math.max(...sizes) : null;
+  return [...sizes.values()];
 }
 
 /** Seconds since `start` (a `performance.now()` reading). */
 const secondsSince = (start) => (performance.now() - start) / 1000;
 
 /**
+ * The pool job's sampling, the same for every engine: a pool entry's
+ * temperature and top_p (from the job), top_k 40 (Prefab's default) and no
+ * repetition penalty (llama.cpp's default), so both sample from the same
+ * distribution.
+ */
+const POOL_TOP_K = 40;
+
+/**
+ * Prefab's side of the pool job: every conversation × `samples`, `newTokens`
+ * tokens each with EOS ignored, sampled with seeds 0..samples-1. Today one
+ * `Generate` after another, prompt by prompt as the page's pool runs them;
+ * this is the one function to change when the worker takes a batched
+ * request. Resolves with the tokens generated, the wall seconds and the
+ * number of requests. Past `budgetSeconds` it sends no more requests and
+ * says so (`partial`): a machine busy elsewhere can make a job crawl, and a
+ * figure from part of the job beats none.
+ */
+async function poolJob(prefab, { conversations, samples, newTokens, temperature, topP, budgetSeconds }) {
+  const start = performance.now();
+  let generated = 0;
+  let requests = 0;
+  let text = '';
+  for (const messages of conversations) {
+    for (let seed = 0; seed < samples; seed++) {
+      if (secondsSince(start) > budgetSeconds) return { generated, requests, seconds: secondsSince(start), text, partial: true };
+      const done = await prefab.request(
+        {
+          type: 'Generate',
+          messages,
+          params: { temperature, top_p: topP, top_k: POOL_TOP_K, repetition_penalty: 1.0, seed, max_new_tokens: newTokens, ignore_eos: true },
+        },
+        'Done',
+      );
+      generated += done.stats.generated_tokens;
+      requests += 1;
+      text ||= done.text;
+    }
+  }
+  return { generated, requests, seconds: secondsSince(start), text };
+}
+
+/**
+ * Prefab's logit judge over `records` (one `Score` each, in order), timed
+ * request by request. With `reusePrefix` the worker keeps the attention cache
+ * of the beginning each record shares with the one before (the judge's
+ * instructions, the prompt), as in the page. Without it, a one-token
+ * `Generate` goes before each `Score`, untimed: a generation's prefill
+ * clears the cache and the judge's memory (`Engine::prefill`), so the `Score`
+ * reads its whole prompt, as it would with no reuse at all. No change to the
+ * worker is needed for this. Past `budgetSeconds` it stops, as `poolJob` does.
+ */
+async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSeconds = Infinity }) {
+  const begun = performance.now();
+  let seconds = 0;
+  const expected = [];
+  for (const record of records) {
+    if (secondsSince(begun) > budgetSeconds) return { records: expected.length, seconds, expected, partial: true };
+    if (!reusePrefix) {
+      await prefab.request({ type: 'Generate', messages: [{ role: 'user', content: 'Hi' }], params: { temperature: 0, max_new_tokens: 1 } }, 'Done');
+    }
+    const start = performance.now();
+    const scores = await prefab.request({ type: 'Score', prompt: { kind: 'chat', ...record }, candidates }, 'Scores');
+    seconds += secondsSince(start);
+    const mass = scores.probs.reduce((a, b) => a + b, 0);
+    expected.push(scores.probs.reduce((sum, p, i) => sum + (i + 1) * p, 0) / mass);
+  }
+  return { records: records.length, seconds, expected };
+}
+
+/**
  * Prefab's model worker, spoken to in its JSON protocol
  * (crates/llm/src/protocol.rs): `Load` → `Progress`* → `Ready`,
- * `Generate` → `Token`* → `Done`, `Ping` → `Pong`; any of them may end in
- * `Failed`.
+ * `Generate` → `Token`* → `Done`, `Score` → `Scores`, `Ping` → `Pong`; any
+ * of them may end in `Failed`.
  */
 class PrefabEngine {
   name = 'Prefab';
@@ -144,7 +231,8 @@ class PrefabEngine {
     });
     const engine = new PrefabEngine(worker);
     const ready = await engine.request({ type: 'Load', source: { kind: 'url', url: MODEL_URL } }, 'Ready');
-    return { engine, seconds: secondsSince(start), detail: ready.model };
+    // One worker on one thread today.
+    return { engine, seconds: secondsSince(start), detail: { threads: 1, workers: 1, model: ready.model.name } };
   }
 
   /**
@@ -189,10 +277,14 @@ class PrefabEngine {
     };
   }
 
-  /** The worker's wasm memory: it never shrinks, so this is its peak. */
+  poolJob(job) {
+    return poolJob(this, job);
+  }
+
+  /** Each worker's wasm memory (one worker today): it never shrinks, so this is its peak. */
   async memoryBytes() {
     const pong = await this.request({ type: 'Ping' }, 'Pong');
-    return pong.memory_bytes;
+    return [pong.memory_bytes];
   }
 
   close() {
@@ -201,7 +293,13 @@ class PrefabEngine {
 }
 
 /**
- * wllama 3 (llama.cpp's server context in wasm), on one thread and the CPU.
+ * wllama 3 (llama.cpp's server context in wasm), on the CPU, on `threads`
+ * threads: 1, or every core the browser reports.
+ *
+ * wllama 3.8.1 ships one wasm for both: `n_threads` above 1 starts a pthread
+ * pool in its worker when the page is cross-origin isolated (this one is),
+ * and 1 runs it single-threaded; the old `single-thread/…` and
+ * `multi-thread/…` path keys are deprecated and ignored.
  *
  * Its v3 API has no token-level `decode` any more (it was removed with the
  * move to llama-server's code), so a generation is one chat completion, and
@@ -209,14 +307,15 @@ class PrefabEngine {
  * `llama-server` reports them.
  */
 class WllamaEngine {
-  name = 'wllama';
-
-  constructor(wllama) {
+  constructor(wllama, workers) {
     this.wllama = wllama;
+    /** The probed workers made while it loaded: its own. */
+    this.workers = workers;
   }
 
-  static async load() {
+  static async load(threads) {
     const start = performance.now();
+    const firstWorker = probedWorkers;
     const wllama = new Wllama(
       { default: '/bench/node_modules/@wllama/wllama/esm/wasm/wllama.wasm' },
       // llama.cpp's load log is long; keep its warnings and errors only.
@@ -227,20 +326,22 @@ class WllamaEngine {
     // reached from a benchmark: fail instead.
     wllama.setCompat(null);
     await wllama.loadModelFromUrl(MODEL_URL, {
-      // One thread: the page is cross-origin isolated, so wllama would
-      // otherwise start a pthread pool of hardwareConcurrency / 2.
-      n_threads: 1,
+      // Said outright: wllama's default is hardwareConcurrency / 2.
+      n_threads: threads,
       // No WebGPU: the comparison is CPU wasm against CPU wasm.
       n_gpu_layers: 0,
       n_ctx: 1024,
     });
-    if (wllama.isMultithread() || wllama.getNumThreads() !== 1) {
-      throw new Error(`wllama runs ${wllama.getNumThreads()} threads; the benchmark needs 1`);
+    if (wllama.getNumThreads() !== threads || wllama.isMultithread() !== threads > 1) {
+      const message = `wllama runs ${wllama.getNumThreads()} threads (multithread: ${wllama.isMultithread()}); asked for ${threads}`;
+      await wllama.exit();
+      throw new Error(message);
     }
+    const workers = Array.from({ length: probedWorkers - firstWorker }, (_, i) => firstWorker + i);
     return {
-      engine: new WllamaEngine(wllama),
+      engine: new WllamaEngine(wllama, workers),
       seconds: secondsSince(start),
-      detail: { threads: wllama.getNumThreads(), libllama: Wllama.getLibllamaVersion() },
+      detail: { threads: wllama.getNumThreads(), workers: 1, libllama: Wllama.getLibllamaVersion() },
     };
   }
 
@@ -274,9 +375,43 @@ class WllamaEngine {
     };
   }
 
+  /**
+   * wllama's side of the pool job: one chat completion after another (its
+   * API runs one sequence at a time), the same sampling and seeds as
+   * Prefab's, EOS ignored. llama-server's `cache_prompt` is left at its
+   * default: a sample may reuse the prompt its previous sample read, which
+   * is what wllama gives a user running a pool. The same time budget as
+   * Prefab's `poolJob`.
+   */
+  async poolJob({ conversations, samples, newTokens, temperature, topP, budgetSeconds }) {
+    const start = performance.now();
+    let generated = 0;
+    let requests = 0;
+    let text = '';
+    for (const messages of conversations) {
+      for (let seed = 0; seed < samples; seed++) {
+        if (secondsSince(start) > budgetSeconds) return { generated, requests, seconds: secondsSince(start), text, partial: true };
+        const response = await this.wllama.createChatCompletion({
+          messages,
+          max_tokens: newTokens,
+          temperature,
+          top_p: topP,
+          top_k: POOL_TOP_K,
+          repeat_penalty: 1.0,
+          seed,
+          ignore_eos: true,
+        });
+        generated += response.usage.completion_tokens;
+        requests += 1;
+        text ||= response.choices[0].message.content;
+      }
+    }
+    return { generated, requests, seconds: secondsSince(start), text };
+  }
+
   /** The wasm memory of wllama's worker, through the probe above: its peak. */
   memoryBytes() {
-    return probedWasmMemoryBytes();
+    return probedWasmMemoryBytes(this.workers);
   }
 
   close() {
@@ -284,20 +419,34 @@ class WllamaEngine {
   }
 }
 
-const ENGINES = { prefab: PrefabEngine, wllama: WllamaEngine };
+/** Every core the browser reports: the "all threads" engines' thread count. */
+const CORES = navigator.hardwareConcurrency || 1;
+
+const ENGINES = {
+  prefab: () => PrefabEngine.load(),
+  wllama: () => WllamaEngine.load(1),
+  'wllama-mt': () => WllamaEngine.load(CORES),
+};
 const loaded = {};
 
 window.bench = {
   prompt: PROMPT,
   newTokens: NEW_TOKENS,
+  cores: CORES,
   /** Loads an engine (closing a loaded one of the same name first). */
   async load(name) {
     await loaded[name]?.close();
-    const { engine, seconds, detail } = await ENGINES[name].load();
+    delete loaded[name];
+    const { engine, seconds, detail } = await ENGINES[name]();
     loaded[name] = engine;
     return { seconds, detail };
   },
   generate: (name) => loaded[name].generate(),
+  /** The pool job (see `poolJob`) on a loaded engine. */
+  poolJob: (name, job) => loaded[name].poolJob(job),
+  /** The logit judge's job (see `judgeJob`) on the loaded Prefab worker. */
+  judgeJob: (job) => judgeJob(loaded.prefab, job),
+  /** Each of the engine's workers' peak wasm memory, in bytes. */
   memoryBytes: (name) => loaded[name].memoryBytes(),
   /**
    * One request to the loaded Prefab worker, timed from here: resolves with
