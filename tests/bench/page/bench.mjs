@@ -144,7 +144,27 @@ const POOL_TOP_K = 40;
  * says so (`partial`): a machine busy elsewhere can make a job crawl, and a
  * figure from part of the job beats none.
  */
-async function poolJob(prefab, { conversations, samples, newTokens, temperature, topP, budgetSeconds }) {
+async function poolJob(prefab, job) {
+  return eachPoolSample(job, async (messages, seed) => {
+    const done = await prefab.request(
+      {
+        type: 'Generate',
+        messages,
+        params: { temperature: job.temperature, top_p: job.topP, top_k: POOL_TOP_K, repetition_penalty: 1.0, seed, max_new_tokens: job.newTokens, ignore_eos: true },
+      },
+      'Done',
+    );
+    return { tokens: done.stats.generated_tokens, text: done.text };
+  });
+}
+
+/**
+ * The pool job's loop, the same for every engine that runs one sample at a
+ * time: `generate(messages, seed)` for every conversation × `samples`,
+ * resolving with `{ tokens, text }`. Sums the tokens, keeps the first text,
+ * and stops sending past `budgetSeconds` (`partial`).
+ */
+async function eachPoolSample({ conversations, samples, budgetSeconds }, generate) {
   const start = performance.now();
   let generated = 0;
   let requests = 0;
@@ -152,17 +172,10 @@ async function poolJob(prefab, { conversations, samples, newTokens, temperature,
   for (const messages of conversations) {
     for (let seed = 0; seed < samples; seed++) {
       if (secondsSince(start) > budgetSeconds) return { generated, requests, seconds: secondsSince(start), text, partial: true };
-      const done = await prefab.request(
-        {
-          type: 'Generate',
-          messages,
-          params: { temperature, top_p: topP, top_k: POOL_TOP_K, repetition_penalty: 1.0, seed, max_new_tokens: newTokens, ignore_eos: true },
-        },
-        'Done',
-      );
-      generated += done.stats.generated_tokens;
+      const sample = await generate(messages, seed);
+      generated += sample.tokens;
       requests += 1;
-      text ||= done.text;
+      text ||= sample.text;
     }
   }
   return { generated, requests, seconds: secondsSince(start), text };
@@ -383,30 +396,20 @@ class WllamaEngine {
    * is what wllama gives a user running a pool. The same time budget as
    * Prefab's `poolJob`.
    */
-  async poolJob({ conversations, samples, newTokens, temperature, topP, budgetSeconds }) {
-    const start = performance.now();
-    let generated = 0;
-    let requests = 0;
-    let text = '';
-    for (const messages of conversations) {
-      for (let seed = 0; seed < samples; seed++) {
-        if (secondsSince(start) > budgetSeconds) return { generated, requests, seconds: secondsSince(start), text, partial: true };
-        const response = await this.wllama.createChatCompletion({
-          messages,
-          max_tokens: newTokens,
-          temperature,
-          top_p: topP,
-          top_k: POOL_TOP_K,
-          repeat_penalty: 1.0,
-          seed,
-          ignore_eos: true,
-        });
-        generated += response.usage.completion_tokens;
-        requests += 1;
-        text ||= response.choices[0].message.content;
-      }
-    }
-    return { generated, requests, seconds: secondsSince(start), text };
+  poolJob(job) {
+    return eachPoolSample(job, async (messages, seed) => {
+      const response = await this.wllama.createChatCompletion({
+        messages,
+        max_tokens: job.newTokens,
+        temperature: job.temperature,
+        top_p: job.topP,
+        top_k: POOL_TOP_K,
+        repeat_penalty: 1.0,
+        seed,
+        ignore_eos: true,
+      });
+      return { tokens: response.usage.completion_tokens, text: response.choices[0].message.content };
+    });
   }
 
   /** The wasm memory of wllama's worker, through the probe above: its peak. */
