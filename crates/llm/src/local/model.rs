@@ -452,7 +452,8 @@ impl Model {
         self.position
     }
 
-    /// Forgets the attention cache, to start a new sequence.
+    /// Forgets the attention cache, to start a new sequence. (Its vectors
+    /// keep their capacity for the next one.)
     pub(crate) fn clear(&mut self) {
         for layer in &mut self.layers {
             layer.cache.truncate(0);
@@ -461,8 +462,7 @@ impl Model {
     }
 
     /// Forgets every cached position from `len` on, keeping the ones
-    /// before: the next [`Model::forward`] continues from `len`. (The
-    /// forgotten keys and values are overwritten as new ones come.)
+    /// before: the next [`Model::forward`] continues from `len`.
     pub(crate) fn truncate(&mut self, len: usize) {
         let len = len.min(self.position);
         for layer in &mut self.layers {
