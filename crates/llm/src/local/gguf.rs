@@ -24,12 +24,16 @@
 //! but rounding twice to 4 bits leaves too little: the test model starts
 //! repeating itself.
 //!
-//! The cost is memory. Q4_1 stores 32 weights in 20 bytes and Q8_0 in 34, so
-//! a re-quantized tensor takes 1.7× its size in the file (Q5_0: 1.55×, Q5_K:
-//! 1.55×, Q3_K: 2.5×). For SmolLM2-135M Q4_1 the 210 Q4_1 matrices grow from
-//! 66 MB to 113 MB, and the loaded weights from 96 MB to 143 MB. Conversion
-//! runs a few rows at a time, so it never holds more than 64 Ki weights in
-//! f32 at once besides the Q8_0 result.
+//! Every Q8_0 matrix, the file's own or re-quantized, is then multiplied by
+//! Prefab's kernel (`prefab_kernels::Q8Matrix`), which keeps each block's
+//! scale as f32: 36 bytes per 32 weights.
+//!
+//! The cost is memory. Q4_1 stores 32 weights in 20 bytes and the engine's
+//! Q8_0 in 36, so a re-quantized tensor takes 1.8× its size in the file
+//! (Q5_0 and Q5_K: 1.64×, Q3_K: 2.6×). For SmolLM2-135M Q4_1 the 210 Q4_1
+//! matrices grow from 66 MB to 119 MB, and the loaded weights to about
+//! 151 MB. Conversion runs a few rows at a time, so it never holds more than
+//! 64 Ki weights in f32 at once besides the Q8_0 result.
 //!
 //! Tensors that are not re-quantized: the norms and biases (f32 vectors,
 //! used as they are), types that already have a fast kernel (f16 and bf16
