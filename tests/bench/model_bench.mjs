@@ -297,7 +297,7 @@ async function main() {
       console.log(`Jobs: pool = ${poolJob.conversations.length} demo prompts × ${poolJob.samples} samples × ${poolJob.newTokens} new tokens (EOS ignored, temperature ${poolJob.temperature}, top_p ${poolJob.topP}, top_k 40, seeds 0..${poolJob.samples - 1});`);
       console.log(`      judge = the logit judge (${requests.aspect}) on ${requests.judge_job.length} records: the demo prompts × 4 completions`);
       const jobRows = [['job', 'engine', 'how', 'work', 'seconds', 'throughput']];
-      const how = { prefab: 'one Generate after another', 'wllama-mt': 'one chat completion after another' };
+      const how = { prefab: '4 Generate in flight, decoded together', 'wllama-mt': 'one chat completion after another' };
       for (const [name, result] of Object.entries(pools)) {
         const whole = poolJob.conversations.length * poolJob.samples;
         const work = result.partial ? `${result.generated} tokens (${result.requests} of ${whole} requests: time budget)` : `${result.generated} tokens`;

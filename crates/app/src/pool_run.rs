@@ -3,8 +3,9 @@
 //! hosted endpoint, each stored as it changes.
 //!
 //! The three are [`Stage`]s of one runner. A stage's plan is split into
-//! lanes ([`pool_plan::lanes`]) that run side by side: the local model's
-//! items one after another, each hosted model's several at a time.
+//! lanes ([`pool_plan::lanes`]) that run side by side, several items at a
+//! time per model: the local worker decodes its items together, in one
+//! pass over the weights per token.
 //!
 //! An item is stored as running before it is sent and as done (with its
 //! generation or judgments) or failed (with the reason) after, so a reload
@@ -291,7 +292,8 @@ impl PoolRun {
             }
             let endpoints = crate::endpoints::load_endpoints().await?;
             let jobs: Vec<&Job> = plan.jobs.iter().collect();
-            let lanes = pool_plan::lanes(jobs, |job| plan.model(job), pool_plan::HOSTED_CONCURRENCY);
+            let concurrency = pool_plan::Concurrency { local: prefab_llm::protocol::BATCH_SIZE, hosted: pool_plan::HOSTED_CONCURRENCY };
+            let lanes = pool_plan::lanes(jobs, |job| plan.model(job), concurrency);
             let lanes = lanes.into_iter().map(|lane| {
                 let (plan, endpoints) = (&plan, &endpoints);
                 async move {

@@ -226,27 +226,37 @@ pub fn total_items(prompts: &[Prompt], pool: &[PoolEntry]) -> usize {
 /// finish far sooner than one after another, without tripping rate limits.
 pub const HOSTED_CONCURRENCY: usize = 4;
 
+/// How many requests each kind of model keeps in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concurrency {
+    /// For the local model: as many as the worker decodes together (the
+    /// samples of a prompt share its prefill and one pass over the weights
+    /// per token).
+    pub local: usize,
+    /// For each hosted endpoint.
+    pub hosted: usize,
+}
+
 /// Splits a plan into lanes that run side by side, each in its own order:
-/// the local model is one lane (the worker runs one request at a time), and
-/// each hosted model gets up to `hosted_concurrency` lanes, its items dealt
-/// round-robin. `model` names an item's model: `PoolModel::Local`, or a
-/// hosted endpoint (the pool's entries, EvolQuality's rewriter, the judges
-/// alike). Every item is in exactly one lane, and a lane keeps the plan's order.
-pub fn lanes<T>(plan: Vec<T>, model: impl Fn(&T) -> PoolModel, hosted_concurrency: usize) -> Vec<Vec<T>> {
+/// the local model gets `concurrency.local` lanes and each hosted model
+/// `concurrency.hosted`, their items dealt round-robin (so the samples of
+/// one prompt run at the same time, in different lanes). `model` names an
+/// item's model: `PoolModel::Local`, or a hosted endpoint (the pool's
+/// entries, EvolQuality's rewriter, the judges alike). Every item is in
+/// exactly one lane, and a lane keeps the plan's order.
+pub fn lanes<T>(plan: Vec<T>, model: impl Fn(&T) -> PoolModel, concurrency: Concurrency) -> Vec<Vec<T>> {
     let mut lanes: Vec<Vec<T>> = Vec::new();
     // (the endpoint, or `None` for the local model; lane within it) → lane.
     let mut lane_of: std::collections::HashMap<(Option<String>, usize), usize> = std::collections::HashMap::new();
-    let mut dealt: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut dealt: std::collections::HashMap<Option<String>, usize> = std::collections::HashMap::new();
     for item in plan {
-        let key = match model(&item) {
-            PoolModel::Local => (None, 0),
-            PoolModel::Hosted { endpoint } => {
-                let count = dealt.entry(endpoint.clone()).or_default();
-                let lane = *count % hosted_concurrency.max(1);
-                *count += 1;
-                (Some(endpoint), lane)
-            }
+        let (endpoint, width) = match model(&item) {
+            PoolModel::Local => (None, concurrency.local),
+            PoolModel::Hosted { endpoint } => (Some(endpoint), concurrency.hosted),
         };
+        let count = dealt.entry(endpoint.clone()).or_default();
+        let key = (endpoint, *count % width.max(1));
+        *count += 1;
         let lane = *lane_of.entry(key).or_insert_with(|| {
             lanes.push(Vec::new());
             lanes.len() - 1
@@ -417,18 +427,20 @@ mod tests {
     }
 
     #[test]
-    fn the_local_model_is_one_lane_and_hosted_entries_several() {
+    fn local_and_hosted_models_each_get_their_lanes() {
         let prompts: Vec<Prompt> = DEMO_PROMPTS.iter().map(|text| Prompt::new(*text)).collect();
         let mut hosted = entry("h", 1);
         hosted.model = PoolModel::Hosted { endpoint: "router".into() };
         let pool = [entry("a", 1), hosted, entry("b", 1)];
         let all = plan(&prompts, &pool, |_| false);
-        let lanes = lanes(all.clone(), |item: &WorkItem| pool[item.entry_index].model.clone(), 4);
-        // One local lane (entries a and b share the worker) and four hosted.
-        assert_eq!(lanes.len(), 5);
+        let concurrency = Concurrency { local: 2, hosted: 4 };
+        let lanes = lanes(all.clone(), |item: &WorkItem| pool[item.entry_index].model.clone(), concurrency);
+        // Two local lanes (entries a and b share the worker) and four hosted.
+        assert_eq!(lanes.len(), 6);
         let local: Vec<&Vec<WorkItem>> = lanes.iter().filter(|lane| pool[lane[0].entry_index].model == PoolModel::Local).collect();
-        assert_eq!(local.len(), 1);
-        assert_eq!(local[0].len(), 20);
+        assert_eq!(local.iter().map(|lane| lane.len()).collect::<Vec<_>>(), [10, 10]);
+        // A prompt's items go to different lanes, to run side by side.
+        assert_eq!((local[0][0].prompt_index, local[1][0].prompt_index), (0, 0));
         let hosted_sizes: Vec<usize> = lanes.iter().filter(|lane| lane[0].entry_index == 1).map(Vec::len).collect();
         assert_eq!(hosted_sizes, [3, 3, 2, 2]);
         // Every item once, each lane in plan order.

@@ -41,6 +41,19 @@ impl KvCache {
         self.values.truncate(len * width);
     }
 
+    /// A copy of the first `len` positions (all of them when there are
+    /// fewer), for a sequence that starts as another began.
+    pub fn prefix(&self, len: usize) -> KvCache {
+        let width = self.kv_heads * self.head_dim;
+        let end = (len * width).min(self.keys.len());
+        KvCache {
+            kv_heads: self.kv_heads,
+            head_dim: self.head_dim,
+            keys: self.keys[..end].to_vec(),
+            values: self.values[..end].to_vec(),
+        }
+    }
+
     /// Appends positions' keys and values, each `[position][kv_head][head_dim]`.
     pub fn append(&mut self, keys: &[f32], values: &[f32]) {
         let width = self.kv_heads * self.head_dim;

@@ -86,5 +86,15 @@ fn splitting_the_tokens_into_passes_changes_no_bit() {
         let mut out = vec![0.0; rest.len()];
         cache.attend(rest, HEADS, &mut out);
         assert_eq!(out, expected[split * HEADS * D..], "split at {split}");
+
+        // A second sequence that starts from a copy of the whole one's
+        // beginning reads the same.
+        let mut copy = whole.prefix(split);
+        assert_eq!(copy.len(), split);
+        copy.append(&keys[split * width..], &vals[split * width..]);
+        let mut out = vec![0.0; rest.len()];
+        copy.attend(rest, HEADS, &mut out);
+        assert_eq!(out, expected[split * HEADS * D..], "copy of the first {split}");
     }
+    assert_eq!(whole.prefix(positions + 5).len(), positions, "a prefix is at most the whole");
 }

@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for requantize in [false, true] {
         let options = LoadOptions { requantize, ..LoadOptions::default() };
         let started = Instant::now();
-        let mut engine = Engine::load(&bytes, &options, |_| {})?;
+        let engine = Engine::load(&bytes, &options, |_| {})?;
         let load_seconds = started.elapsed().as_secs_f64();
         let info = engine.info().clone();
         let prompt = engine.render_chat(&long_conversation(), true)?;

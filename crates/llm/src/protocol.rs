@@ -24,6 +24,10 @@
 //! ```
 //!
 //! Any request may instead end with `Failed {id, kind, message}`.
+//!
+//! Several `Generate` requests in flight decode together (up to
+//! [`BATCH_SIZE`]), their `Token`s interleaved; a `Score` runs between two
+//! tokens; a `Load` waits for the generations before it to end.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +35,12 @@ use crate::chat::{ChatMessage, Prompt};
 use crate::error::{Error, ErrorCode};
 use crate::generation::{GenerationParams, GenerationStats};
 use crate::model_info::{LoadOptions, LoadStage, ModelInfo};
+
+/// How many generations the worker decodes together at most: the page keeps
+/// this many `Generate` requests in flight to keep it busy (more wait their
+/// turn). Four is the matrix kernel's token tile: a fifth sequence would
+/// start a second pass over each block of weights.
+pub const BATCH_SIZE: usize = 4;
 
 /// A request id, chosen by the page and unique among its requests in flight.
 pub type RequestId = u64;

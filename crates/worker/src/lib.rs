@@ -8,8 +8,12 @@
 //! - the message handler answers pings at once, notes cancels, and queues
 //!   every model request;
 //! - one serving task takes queued requests in order and owns the
-//!   [`Engine`]. While generating it returns to the event loop after every
-//!   token, so the handler can take a `Cancel` (or a ping) mid-generation.
+//!   [`Engine`]. Generations join a [`Batch`] (up to [`BATCH_SIZE`] decode
+//!   together, one pass over the weights per token of all of them); a
+//!   `Score` runs between two of the batch's steps; a `Load` waits until the
+//!   batch is empty. After every step the task returns to the event loop, so
+//!   the handler can take a `Cancel` (or a ping, or another request)
+//!   mid-generation.
 //!
 //! A request that fails (a broken file, a prompt too long) is answered with
 //! `Failed` and the worker goes on serving; a message it cannot read is
@@ -22,15 +26,15 @@
 mod event_loop;
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
 use js_sys::{Array, ArrayBuffer, Uint8Array};
 use prefab_llm::model_file;
-use prefab_llm::protocol::{self, ModelSource, RequestId, WorkerRequest, WorkerResponse};
-use prefab_llm::{ChatMessage, Engine, Error, GenerationParams, LoadOptions, LoadStage, Prompt};
+use prefab_llm::protocol::{self, ModelSource, RequestId, WorkerRequest, WorkerResponse, BATCH_SIZE};
+use prefab_llm::{Batch, BatchEvent, Engine, Error, LoadOptions, LoadStage, Prompt};
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
@@ -99,38 +103,79 @@ fn receive(scope: &DedicatedWorkerGlobalScope, data: &JsValue, jobs: &UnboundedS
 /// The serving task: takes model requests in order and owns the model.
 async fn serve(mut queue: UnboundedReceiver<Job>, scope: DedicatedWorkerGlobalScope, cancelled: Cancelled) {
     let mut engine: Option<Engine> = None;
-    while let Some(Job { request, bytes }) = queue.next().await {
-        let id = request.id();
-        let outcome = match request {
-            WorkerRequest::Load { id, source, options } => {
-                // The old model stays until the new one is ready: a failed
-                // load must leave the page a model to work with. The cost is
-                // both in memory for the moments of the swap.
-                match load(&scope, id, source, options, bytes).await {
-                    Ok(loaded) => {
-                        post(&scope, &WorkerResponse::Ready { id, model: loaded.info().clone() });
-                        engine = Some(loaded);
-                        Ok(())
-                    }
-                    Err(error) => Err(error),
-                }
+    let mut batch = Batch::new();
+    // The rendered prompt of each generation in the batch, for its `Done`.
+    let mut prompts: HashMap<RequestId, String> = HashMap::new();
+    // Requests taken from the queue, in order, that cannot run yet: a
+    // generation while the batch is full, a load while it is not empty, and
+    // whatever came after them.
+    let mut waiting: VecDeque<Job> = VecDeque::new();
+    loop {
+        if batch.is_empty() && waiting.is_empty() {
+            match queue.next().await {
+                Some(job) => waiting.push_back(job),
+                // The handler holds the sender for the worker's life.
+                None => return,
             }
-            WorkerRequest::Generate { id, messages, params } => match engine.as_mut() {
-                Some(engine) => generate(&scope, engine, id, &messages, &params, &cancelled).await,
-                None => Err(Error::new(prefab_llm::ErrorKind::NoModelLoaded)),
-            },
-            WorkerRequest::Score { id, prompt, candidates } => match engine.as_mut() {
-                Some(engine) => score(engine, &prompt, &candidates)
-                    .map(|probs| post(&scope, &WorkerResponse::Scores { id, probs })),
-                None => Err(Error::new(prefab_llm::ErrorKind::NoModelLoaded)),
-            },
-            // Answered by the message handler; never queued.
-            WorkerRequest::Ping { .. } | WorkerRequest::Cancel { .. } => Ok(()),
-        };
-        if let Err(error) = outcome {
-            post(&scope, &WorkerResponse::failed(id, &error));
         }
-        cancelled.borrow_mut().remove(&id);
+        while let Ok(job) = queue.try_recv() {
+            waiting.push_back(job);
+        }
+        while let Some(job) = waiting.pop_front() {
+            let runs_now = match &job.request {
+                WorkerRequest::Generate { .. } => batch.len() < BATCH_SIZE,
+                WorkerRequest::Load { .. } => batch.is_empty(),
+                _ => true,
+            };
+            if !runs_now {
+                waiting.push_front(job);
+                break;
+            }
+            let id = job.request.id();
+            let outcome = match job.request {
+                WorkerRequest::Load { id, source, options } => {
+                    // The old model stays until the new one is ready: a failed
+                    // load must leave the page a model to work with. The cost is
+                    // both in memory for the moments of the swap.
+                    batch.forget_kept();
+                    match load(&scope, id, source, options, job.bytes).await {
+                        Ok(loaded) => {
+                            post(&scope, &WorkerResponse::Ready { id, model: loaded.info().clone() });
+                            engine = Some(loaded);
+                            Ok(())
+                        }
+                        Err(error) => Err(error),
+                    }
+                }
+                WorkerRequest::Generate { id, messages, params } => match engine.as_ref() {
+                    Some(engine) => engine.render_chat(&messages, true).and_then(|prompt| {
+                        batch.start(engine, id, &prompt, &params, &event_loop::seconds)?;
+                        prompts.insert(id, prompt);
+                        Ok(())
+                    }),
+                    None => Err(Error::new(prefab_llm::ErrorKind::NoModelLoaded)),
+                },
+                WorkerRequest::Score { id, prompt, candidates } => match engine.as_mut() {
+                    Some(engine) => score(engine, &prompt, &candidates)
+                        .map(|probs| post(&scope, &WorkerResponse::Scores { id, probs })),
+                    None => Err(Error::new(prefab_llm::ErrorKind::NoModelLoaded)),
+                },
+                // Answered by the message handler; never queued.
+                WorkerRequest::Ping { .. } | WorkerRequest::Cancel { .. } => Ok(()),
+            };
+            if let Err(error) = outcome {
+                post(&scope, &WorkerResponse::failed(id, &error));
+            }
+            if !batch.contains(&id) {
+                cancelled.borrow_mut().remove(&id);
+            }
+        }
+        if let Some(engine) = engine.as_ref() {
+            step(&scope, engine, &mut batch, &mut prompts, &cancelled);
+        }
+        // Take pending messages (a cancel, another request) before the next
+        // token.
+        event_loop::next_turn().await;
     }
 }
 
@@ -213,31 +258,55 @@ async fn fetch_or_read_cache(url: &str, progress: &impl Fn(LoadStage, u64, u64))
     Ok((download, Origin::Network))
 }
 
-/// Generates, posting each piece of text as it comes, until the end or a
-/// cancel.
-async fn generate(
+/// Stops the generations asked to stop, then gives every other one its
+/// next token, posting the text and the ends.
+fn step(
     scope: &DedicatedWorkerGlobalScope,
-    engine: &mut Engine,
-    id: RequestId,
-    messages: &[ChatMessage],
-    params: &GenerationParams,
+    engine: &Engine,
+    batch: &mut Batch<RequestId>,
+    prompts: &mut HashMap<RequestId, String>,
     cancelled: &Cancelled,
-) -> Result<(), Error> {
-    let prompt = engine.render_chat(messages, true)?;
+) {
     let clock = event_loop::seconds;
-    let mut generator = engine.start(&prompt, params, &clock)?;
-    while !cancelled.borrow().contains(&id) {
-        match generator.step()? {
-            Some(text) if !text.is_empty() => post(scope, &WorkerResponse::Token { id, text }),
-            Some(_) => {}
-            None => break,
+    let stopping: Vec<RequestId> = cancelled.borrow().iter().copied().filter(|id| batch.contains(id)).collect();
+    for id in stopping {
+        if let Some(generation) = batch.cancel(&id, &clock) {
+            done(scope, id, generation, prompts, cancelled);
         }
-        // Take pending messages (a cancel) before the next token.
-        event_loop::next_turn().await;
     }
-    let generation = generator.finish();
+    if batch.is_empty() {
+        return;
+    }
+    match batch.step(engine, &clock) {
+        Ok(events) => {
+            for (id, event) in events {
+                match event {
+                    BatchEvent::Text(text) => post(scope, &WorkerResponse::Token { id, text }),
+                    BatchEvent::Done(generation) => done(scope, id, generation, prompts, cancelled),
+                }
+            }
+        }
+        Err(error) => {
+            for id in batch.abandon() {
+                prompts.remove(&id);
+                cancelled.borrow_mut().remove(&id);
+                post(scope, &WorkerResponse::failed(id, &error));
+            }
+        }
+    }
+}
+
+/// Posts a generation's end.
+fn done(
+    scope: &DedicatedWorkerGlobalScope,
+    id: RequestId,
+    generation: prefab_llm::Generation,
+    prompts: &mut HashMap<RequestId, String>,
+    cancelled: &Cancelled,
+) {
+    cancelled.borrow_mut().remove(&id);
+    let prompt = prompts.remove(&id).unwrap_or_default();
     post(scope, &WorkerResponse::Done { id, text: generation.text, stats: generation.stats, prompt });
-    Ok(())
 }
 
 fn score(engine: &mut Engine, prompt: &Prompt, candidates: &[String]) -> Result<Vec<f64>, Error> {

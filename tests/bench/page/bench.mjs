@@ -135,17 +135,24 @@ const secondsSince = (start) => (performance.now() - start) / 1000;
 const POOL_TOP_K = 40;
 
 /**
+ * How many `Generate` requests Prefab's side of the pool job keeps in flight:
+ * the worker decodes that many together (`BATCH_SIZE` in
+ * crates/llm/src/protocol.rs), as the page's pool run does.
+ */
+const PREFAB_IN_FLIGHT = 4;
+
+/**
  * Prefab's side of the pool job: every conversation × `samples`, `newTokens`
- * tokens each with EOS ignored, sampled with seeds 0..samples-1. Today one
- * `Generate` after another, prompt by prompt as the page's pool runs them;
- * this is the one function to change when the worker takes a batched
- * request. Resolves with the tokens generated, the wall seconds and the
- * number of requests. Past `budgetSeconds` it sends no more requests and
- * says so (`partial`): a machine busy elsewhere can make a job crawl, and a
- * figure from part of the job beats none.
+ * tokens each with EOS ignored, sampled with seeds 0..samples-1, four
+ * requests in flight as the page's pool run sends them (the samples of a
+ * prompt share its prefill and decode together). Resolves with the tokens
+ * generated, the wall seconds and the number of requests. Past
+ * `budgetSeconds` it sends no more requests and says so (`partial`): a
+ * machine busy elsewhere can make a job crawl, and a figure from part of the
+ * job beats none.
  */
 async function poolJob(prefab, job) {
-  return eachPoolSample(job, async (messages, seed) => {
+  return eachPoolSample(job, PREFAB_IN_FLIGHT, async (messages, seed) => {
     const done = await prefab.request(
       {
         type: 'Generate',
@@ -159,37 +166,47 @@ async function poolJob(prefab, job) {
 }
 
 /**
- * The pool job's loop, the same for every engine that runs one sample at a
- * time: `generate(messages, seed)` for every conversation × `samples`,
- * resolving with `{ tokens, text }`. Sums the tokens, keeps the first text,
- * and stops sending past `budgetSeconds` (`partial`).
+ * The pool job's loop, the same for every engine: `generate(messages, seed)`
+ * for every conversation × `samples`, in that order, with up to `inFlight`
+ * requests waiting at once, each resolving with `{ tokens, text }`. Sums the
+ * tokens, keeps the first sample's text, and stops sending past
+ * `budgetSeconds` (`partial`).
  */
-async function eachPoolSample({ conversations, samples, budgetSeconds }, generate) {
+async function eachPoolSample({ conversations, samples, budgetSeconds }, inFlight, generate) {
   const start = performance.now();
+  const items = conversations.flatMap((messages) => Array.from({ length: samples }, (_, seed) => ({ messages, seed })));
+  let next = 0;
   let generated = 0;
   let requests = 0;
-  let text = '';
-  for (const messages of conversations) {
-    for (let seed = 0; seed < samples; seed++) {
-      if (secondsSince(start) > budgetSeconds) return { generated, requests, seconds: secondsSince(start), text, partial: true };
-      const sample = await generate(messages, seed);
+  let partial = false;
+  const texts = [];
+  const lane = async () => {
+    while (next < items.length) {
+      if (secondsSince(start) > budgetSeconds) {
+        partial = true;
+        return;
+      }
+      const index = next++;
+      const sample = await generate(items[index].messages, items[index].seed);
       generated += sample.tokens;
       requests += 1;
-      text ||= sample.text;
+      texts[index] = sample.text;
     }
-  }
-  return { generated, requests, seconds: secondsSince(start), text };
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  return { generated, requests, seconds: secondsSince(start), text: texts[0] ?? '', partial };
 }
 
 /**
  * Prefab's logit judge over `records` (one `Score` each, in order), timed
  * request by request. With `reusePrefix` the worker keeps the attention cache
  * of the beginning each record shares with the one before (the judge's
- * instructions, the prompt), as in the page. Without it, a one-token
- * `Generate` goes before each `Score`, untimed: a generation's prefill
- * clears the cache and the judge's memory (`Engine::prefill`), so the `Score`
- * reads its whole prompt, as it would with no reuse at all. No change to the
- * worker is needed for this. Past `budgetSeconds` it stops, as `poolJob` does.
+ * instructions, the prompt), as in the page. Without it, an untimed `Score`
+ * of a one-word text prompt goes before each record's: the judge's cache
+ * then holds a prompt that shares no token with the record's, so the
+ * record's `Score` reads its whole prompt, as it would with no reuse at all.
+ * No change to the worker is needed for this. Past `budgetSeconds` it stops,
+ * as `poolJob` does.
  */
 async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSeconds = Infinity }) {
   const begun = performance.now();
@@ -198,7 +215,7 @@ async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSecond
   for (const record of records) {
     if (secondsSince(begun) > budgetSeconds) return { records: expected.length, seconds, expected, partial: true };
     if (!reusePrefix) {
-      await prefab.request({ type: 'Generate', messages: [{ role: 'user', content: 'Hi' }], params: { temperature: 0, max_new_tokens: 1 } }, 'Done');
+      await prefab.request({ type: 'Score', prompt: { kind: 'text', text: 'Hi' }, candidates }, 'Scores');
     }
     const start = performance.now();
     const scores = await prefab.request({ type: 'Score', prompt: { kind: 'chat', ...record }, candidates }, 'Scores');
@@ -397,7 +414,7 @@ class WllamaEngine {
    * Prefab's `poolJob`.
    */
   poolJob(job) {
-    return eachPoolSample(job, async (messages, seed) => {
+    return eachPoolSample(job, 1, async (messages, seed) => {
       const response = await this.wllama.createChatCompletion({
         messages,
         max_tokens: job.newTokens,

@@ -11,27 +11,31 @@
 //! A generation is a [`Generator`] that yields text one token at a time, so
 //! a worker can return to its event loop between tokens to notice a cancel
 //! request; [`Engine::generate`] drives one to the end with a callback that
-//! may stop it. [`Engine::score`] is the judge: the probabilities of a few
-//! candidate answers ("1" to "5") from one forward pass.
+//! may stop it. A [`Batch`] runs several generations together, one pass over
+//! the weights per token of all of them. [`Engine::score`] is the judge: the
+//! probabilities of a few candidate answers ("1" to "5") from one forward
+//! pass.
 
+mod batch;
 mod chat_template;
 mod gguf;
 mod model;
 mod sampling;
+mod sequence;
 mod text_stream;
 mod tokenizer;
 
 use std::ops::ControlFlow;
 
+pub use self::batch::{Batch, BatchEvent, KEPT_CACHES};
 use self::chat_template::ChatTemplate;
 use self::gguf::Gguf;
-use self::model::{Config, Model};
-use self::sampling::Sampler;
-use self::text_stream::TextStream;
+use self::model::{Cache, Config, Model};
+use self::sequence::{Sequence, Step};
 use self::tokenizer::Tokenizer;
 use crate::chat::{ChatMessage, Prompt};
 use crate::error::{Error, ErrorKind};
-use crate::generation::{Generation, GenerationParams, GenerationStats, StopReason};
+use crate::generation::{Generation, GenerationParams};
 use crate::model_info::{LoadOptions, LoadProgress, LoadStage, ModelInfo};
 
 /// A source of time in seconds, for the speed figures in
@@ -55,12 +59,18 @@ pub struct Engine {
     tokenizer: Tokenizer,
     template: ChatTemplate,
     info: ModelInfo,
-    /// The tokens the attention cache holds after the last judge pass, and
-    /// the logits that followed them: the next pass reads only what differs
-    /// (a judge's instructions are the same for every record). Emptied by a
-    /// generation, which reuses nothing, so its output never depends on what
-    /// ran before.
-    scored: (Vec<u32>, Vec<f32>),
+    /// The judge's attention cache after the last prompt it scored: the next
+    /// pass reads only what differs (a judge's instructions are the same for
+    /// every record).
+    scored: Option<Scored>,
+}
+
+/// The last prompt the judge read: its tokens, their cache, and the logits
+/// that followed.
+struct Scored {
+    tokens: Vec<u32>,
+    cache: Cache,
+    logits: Vec<f32>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -140,7 +150,7 @@ impl Engine {
                 .opt_str("general.source.huggingface.repository")?
                 .and_then(crate::model_id::hub_repo_of_metadata),
         };
-        Ok(Engine { model, tokenizer, template, info, scored: Default::default() })
+        Ok(Engine { model, tokenizer, template, info, scored: None })
     }
 
     /// What the page shows about the model.
@@ -182,7 +192,7 @@ impl Engine {
     /// Starts generating after `prompt` (already rendered text): reads the
     /// prompt, then yields tokens through [`Generator::step`].
     pub fn start<'e>(
-        &'e mut self,
+        &'e self,
         prompt: &str,
         params: &GenerationParams,
         clock: &'e dyn Clock,
@@ -190,32 +200,18 @@ impl Engine {
         params.validate()?;
         let started = clock.seconds();
         let history = self.prompt_tokens(prompt)?;
-        let logits = self.prefill(&history)?;
-        let prefilled = clock.seconds();
-        Ok(Generator {
-            sampler: Sampler::new(params),
-            stream: TextStream::new(&params.stop),
-            max_new_tokens: params.max_new_tokens,
-            ignore_eos: params.ignore_eos,
-            prompt_tokens: history.len(),
-            history,
-            logits,
-            generated: 0,
-            decode_forwards: 0,
-            started,
-            prefilled,
-            ended: None,
-            stop_reason: None,
-            engine: self,
-            clock,
-        })
+        let mut cache = self.model.new_cache();
+        let logits = self.model.forward(&mut cache, &history)?;
+        let read = history.len();
+        let sequence = Sequence::new(params, history, read, cache, logits, started, clock.seconds());
+        Ok(Generator { engine: self, clock, sequence })
     }
 
     /// Generates after `prompt` (already rendered text), handing each new
     /// piece of text to `on_text`, which may return `ControlFlow::Break` to
     /// cancel.
     pub fn generate(
-        &mut self,
+        &self,
         prompt: &str,
         params: &GenerationParams,
         clock: &dyn Clock,
@@ -232,7 +228,7 @@ impl Engine {
 
     /// Generates the assistant's answer to a conversation.
     pub fn generate_chat(
-        &mut self,
+        &self,
         messages: &[ChatMessage],
         params: &GenerationParams,
         clock: &dyn Clock,
@@ -251,17 +247,21 @@ impl Engine {
     /// rounding.
     pub fn next_token_probabilities(&mut self, prompt: &str) -> Result<Vec<f64>, Error> {
         let tokens = self.prompt_tokens(prompt)?;
-        let (cached, cached_logits) = std::mem::take(&mut self.scored);
-        let logits = if cached == tokens {
-            cached_logits
-        } else {
-            // At least the last token is read again: it gives the logits.
-            let shared = cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count().min(tokens.len() - 1);
-            self.model.truncate(shared);
-            self.model.forward(&tokens[shared..])?
+        let scored = match self.scored.take() {
+            Some(scored) if scored.tokens == tokens => scored,
+            previous => {
+                let (mut cache, held) = match previous {
+                    Some(scored) => (scored.cache, scored.tokens),
+                    None => (self.model.new_cache(), Vec::new()),
+                };
+                let shared = reusable_prefix(&held, &tokens);
+                cache.truncate(shared);
+                let logits = self.model.forward(&mut cache, &tokens[shared..])?;
+                Scored { tokens, cache, logits }
+            }
         };
-        let probabilities = model::softmax(&logits);
-        self.scored = (tokens, logits);
+        let probabilities = model::softmax(&scored.logits);
+        self.scored = Some(scored);
         Ok(probabilities)
     }
 
@@ -307,7 +307,7 @@ impl Engine {
     }
 
     /// The prompt's tokens, checked to be non-empty and to fit the context.
-    fn prompt_tokens(&self, prompt: &str) -> Result<Vec<u32>, Error> {
+    pub(crate) fn prompt_tokens(&self, prompt: &str) -> Result<Vec<u32>, Error> {
         let tokens = self.tokenizer.encode(prompt)?;
         if tokens.is_empty() {
             return Err(Error::new(ErrorKind::InvalidParams("the prompt is empty".into())));
@@ -320,45 +320,19 @@ impl Engine {
         }
         Ok(tokens)
     }
-
-    /// Reads `tokens` from an empty cache and returns the next token's
-    /// logits.
-    fn prefill(&mut self, tokens: &[u32]) -> Result<Vec<f32>, Error> {
-        self.scored = Default::default();
-        self.model.clear();
-        self.model.forward(tokens)
-    }
 }
 
 /// A generation under way: call [`step`](Generator::step) for each token,
 /// then [`finish`](Generator::finish).
 pub struct Generator<'e> {
-    engine: &'e mut Engine,
+    engine: &'e Engine,
     clock: &'e dyn Clock,
-    sampler: Sampler,
-    stream: TextStream,
-    max_new_tokens: usize,
-    ignore_eos: bool,
-    prompt_tokens: usize,
-    /// Prompt and generated tokens.
-    history: Vec<u32>,
-    /// The logits for the next token.
-    logits: Vec<f32>,
-    generated: usize,
-    decode_forwards: usize,
-    started: f64,
-    prefilled: f64,
-    ended: Option<f64>,
-    stop_reason: Option<StopReason>,
+    sequence: Sequence,
 }
 
 impl std::fmt::Debug for Generator<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Generator")
-            .field("prompt_tokens", &self.prompt_tokens)
-            .field("generated", &self.generated)
-            .field("stop_reason", &self.stop_reason)
-            .finish_non_exhaustive()
+        f.debug_struct("Generator").field("sequence", &self.sequence).finish_non_exhaustive()
     }
 }
 
@@ -368,66 +342,36 @@ impl Generator<'_> {
     /// the generation has ended. The step that ends it returns the last of
     /// the text, so the pieces add up to [`Generation::text`].
     pub fn step(&mut self) -> Result<Option<String>, Error> {
-        if self.stop_reason.is_some() {
-            return Ok(None);
+        let engine = self.engine;
+        match self.sequence.pick(&engine.tokenizer, engine.model.context(), self.clock) {
+            None => Ok(None),
+            Some(Step::Ended { piece }) => Ok(Some(piece)),
+            Some(Step::Read { token, piece }) => {
+                let logits = engine.model.forward(&mut self.sequence.cache, &[token])?;
+                self.sequence.read(logits);
+                Ok(Some(piece))
+            }
         }
-        let token = self.sampler.sample(&mut self.logits, &self.history);
-        let tokenizer = &self.engine.tokenizer;
-        if tokenizer.is_stop(token) && !self.ignore_eos {
-            return Ok(Some(self.end(String::new(), StopReason::EndOfSequence)));
-        }
-        self.generated += 1;
-        self.history.push(token);
-        let piece = self.stream.push(&tokenizer.token_bytes(token));
-        if self.stream.stopped() {
-            return Ok(Some(self.end(piece, StopReason::StopString)));
-        }
-        if self.generated >= self.max_new_tokens {
-            return Ok(Some(self.end(piece, StopReason::MaxTokens)));
-        }
-        if self.engine.model.position() >= self.engine.model.context() {
-            return Ok(Some(self.end(piece, StopReason::ContextFull)));
-        }
-        self.logits = self.engine.model.forward(&[token])?;
-        self.decode_forwards += 1;
-        Ok(Some(piece))
-    }
-
-    /// Records why the generation ended and appends any held-back text.
-    fn end(&mut self, mut piece: String, reason: StopReason) -> String {
-        piece.push_str(&self.stream.finish());
-        self.stop_reason = Some(reason);
-        self.ended = Some(self.clock.seconds());
-        piece
     }
 
     /// How many tokens have been generated so far.
     pub fn generated_tokens(&self) -> usize {
-        self.generated
+        self.sequence.generated_tokens()
     }
 
     /// The text and stats of the generation. One that had not ended counts
     /// as cancelled; its text is what was generated so far.
     pub fn finish(mut self) -> Generation {
-        if self.stop_reason.is_none() {
-            self.end(String::new(), StopReason::Cancelled);
-        }
-        let ended = self.ended.unwrap_or(self.prefilled);
-        let prefill_seconds = self.prefilled - self.started;
-        let decode_seconds = ended - self.prefilled;
-        Generation {
-            text: self.stream.text().to_owned(),
-            stats: GenerationStats {
-                prompt_tokens: self.prompt_tokens,
-                generated_tokens: self.generated,
-                prefill_seconds,
-                decode_seconds,
-                prefill_tokens_per_second: rate(self.prompt_tokens, prefill_seconds),
-                decode_tokens_per_second: rate(self.decode_forwards, decode_seconds),
-                stop_reason: self.stop_reason.unwrap_or(StopReason::Cancelled),
-            },
-        }
+        self.sequence.finish(self.clock)
     }
+}
+
+/// How many of `tokens`' first positions a cache holding `held` can keep:
+/// their shared beginning, less at least the last token, which is read
+/// again for the logits that follow it.
+pub(crate) fn reusable_prefix(held: &[u32], tokens: &[u32]) -> usize {
+    let shared = held.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+    shared.min(tokens.len().saturating_sub(1))
 }
 
 /// `count / seconds`, or 0 when no time was measured (a clock that does not

@@ -246,7 +246,6 @@ struct Layer {
     gate: Weights,
     up: Weights,
     down: Weights,
-    cache: KvCache,
 }
 
 /// What loading the weights reports, besides the model.
@@ -258,7 +257,36 @@ pub(crate) struct WeightStats {
     pub(crate) bytes: u64,
 }
 
-/// A loaded model and its attention cache.
+/// One sequence's attention cache: the keys and values of every position
+/// read so far, per layer. The model's weights are shared by every
+/// sequence; each sequence has its own cache, so several can be read in one
+/// pass ([`Model::forward_batch`]) and one can start from a copy of
+/// another's beginning ([`Cache::prefix`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Cache {
+    layers: Vec<KvCache>,
+}
+
+impl Cache {
+    /// How many positions the cache holds.
+    pub(crate) fn len(&self) -> usize {
+        self.layers.first().map_or(0, KvCache::len)
+    }
+
+    /// Forgets every position from `len` on.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        for layer in &mut self.layers {
+            layer.truncate(len);
+        }
+    }
+
+    /// A copy of the first `len` positions (at most all of them).
+    pub(crate) fn prefix(&self, len: usize) -> Cache {
+        Cache { layers: self.layers.iter().map(|layer| layer.prefix(len)).collect() }
+    }
+}
+
+/// A loaded model: the weights, which every sequence shares.
 #[derive(Debug)]
 pub(crate) struct Model {
     config: Config,
@@ -274,8 +302,6 @@ pub(crate) struct Model {
     inverse_frequencies: Tensor,
     /// The context window the engine allows, at most the model's own.
     context: usize,
-    /// How many positions the cache holds.
-    position: usize,
 }
 
 /// Loads tensors while counting what they cost and reporting progress.
@@ -412,7 +438,6 @@ impl Model {
                 gate,
                 up,
                 down,
-                cache: KvCache::new(kv_heads, head_dim),
             });
         }
 
@@ -432,7 +457,6 @@ impl Model {
             output,
             inverse_frequencies,
             context,
-            position: 0,
         };
         Ok((model, stats))
     }
@@ -447,58 +471,63 @@ impl Model {
         self.embedding.rows()
     }
 
-    /// How many positions the attention cache holds.
-    pub(crate) fn position(&self) -> usize {
-        self.position
+    /// An empty attention cache for a new sequence.
+    pub(crate) fn new_cache(&self) -> Cache {
+        let Config { layers, kv_heads, head_dim, .. } = self.config;
+        Cache { layers: (0..layers).map(|_| KvCache::new(kv_heads, head_dim)).collect() }
     }
 
-    /// Forgets the attention cache, to start a new sequence. (Its vectors
-    /// keep their capacity for the next one.)
-    pub(crate) fn clear(&mut self) {
-        for layer in &mut self.layers {
-            layer.cache.truncate(0);
+    /// Runs `tokens` through the model after the positions `cache` holds,
+    /// appending theirs, and returns the logits for the token that follows.
+    pub(crate) fn forward(&self, cache: &mut Cache, tokens: &[u32]) -> Result<Vec<f32>, Error> {
+        let mut logits = self.forward_batch(&mut [(cache, tokens)])?;
+        Ok(logits.pop().unwrap_or_default())
+    }
+
+    /// Runs several sequences' next tokens in one pass over the weights:
+    /// each `(cache, tokens)` reads its tokens after its cache's positions.
+    /// Returns the logits that follow each sequence, in order.
+    ///
+    /// Every token's arithmetic is the same whatever else is in the pass
+    /// (the matrix kernel and the attention sum in a fixed order per token),
+    /// so a sequence read beside others gets the very logits it gets alone.
+    pub(crate) fn forward_batch(&self, sequences: &mut [(&mut Cache, &[u32])]) -> Result<Vec<Vec<f32>>, Error> {
+        for (cache, tokens) in sequences.iter() {
+            if tokens.is_empty() || cache.len() + tokens.len() > self.context {
+                return Err(Error::new(ErrorKind::PromptTooLong {
+                    prompt_tokens: cache.len() + tokens.len(),
+                    context: self.context,
+                }));
+            }
         }
-        self.position = 0;
-    }
-
-    /// Forgets every cached position from `len` on, keeping the ones
-    /// before: the next [`Model::forward`] continues from `len`.
-    pub(crate) fn truncate(&mut self, len: usize) {
-        let len = len.min(self.position);
-        for layer in &mut self.layers {
-            layer.cache.truncate(len);
+        if sequences.is_empty() {
+            return Ok(Vec::new());
         }
-        self.position = len;
+        let before: Vec<usize> = sequences.iter().map(|(cache, _)| cache.len()).collect();
+        self.forward_inner(sequences).map_err(|error| {
+            // A pass that failed part way leaves no half-read tokens behind.
+            for ((cache, _), &len) in sequences.iter_mut().zip(&before) {
+                cache.truncate(len);
+            }
+            inference(&error)
+        })
     }
 
-    /// Runs `tokens` through the model after the positions already cached
-    /// and returns the logits for the token that follows them.
-    pub(crate) fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>, Error> {
-        let start = self.position;
-        if tokens.is_empty() || start + tokens.len() > self.context {
-            return Err(Error::new(ErrorKind::PromptTooLong {
-                prompt_tokens: start + tokens.len(),
-                context: self.context,
-            }));
-        }
-        let logits = self.forward_inner(tokens, start).map_err(|error| inference(&error))?;
-        self.position += tokens.len();
-        Ok(logits)
-    }
-
-    fn forward_inner(&mut self, tokens: &[u32], start: usize) -> candle_core::Result<Vec<f32>> {
-        let seq = tokens.len();
-        let mut x = self.embedding.lookup(tokens)?;
-        let angles = Tensor::arange(start as u32, (start + seq) as u32, &Device::Cpu)?
-            .to_dtype(DType::F32)?
-            .reshape((seq, 1))?
+    fn forward_inner(&self, sequences: &mut [(&mut Cache, &[u32])]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let tokens: Vec<u32> = sequences.iter().flat_map(|(_, tokens)| tokens.iter().copied()).collect();
+        let positions: Vec<f32> = sequences
+            .iter()
+            .flat_map(|(cache, tokens)| (cache.len()..cache.len() + tokens.len()).map(|p| p as f32))
+            .collect();
+        let rows = tokens.len();
+        let mut x = self.embedding.lookup(&tokens)?;
+        let angles = Tensor::from_vec(positions, (rows, 1), &Device::Cpu)?
             .broadcast_mul(&self.inverse_frequencies)?;
         let (cos, sin) = (angles.cos()?, angles.sin()?);
         let eps = self.config.rms_eps as f32;
-        for layer in &mut self.layers {
+        for (index, layer) in self.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attention_norm, eps)?;
-            let attention =
-                attend(&self.config, layer, &h, &cos, &sin)?;
+            let attention = attend(&self.config, layer, index, sequences, &h, &cos, &sin)?;
             x = (x + attention)?;
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, eps)?;
             let input = Input::new(&h);
@@ -507,27 +536,37 @@ impl Model {
             let feed_forward = layer.down.forward(&Input::new(&product))?;
             x = (x + feed_forward)?;
         }
-        let last = x.narrow(1, seq - 1, 1)?.squeeze(1)?;
+        // Each sequence's last row gives its next token.
+        let mut last_rows = Vec::with_capacity(sequences.len());
+        let mut end = 0;
+        for (_, tokens) in sequences.iter() {
+            end += tokens.len();
+            last_rows.push((end - 1) as u32);
+        }
+        let last = x.squeeze(0)?.index_select(&Tensor::new(last_rows.as_slice(), &Device::Cpu)?, 0)?;
         let last = candle_nn::ops::rms_norm(&last, &self.output_norm, eps)?;
-        self.output.forward(&Input::new(&last))?.squeeze(0)?.to_dtype(DType::F32)?.to_vec1::<f32>()
+        self.output.forward(&Input::new(&last))?.to_dtype(DType::F32)?.to_vec2::<f32>()
     }
 }
 
-/// Attention for one layer over `x`, `(1, seq, embedding)`, appending to the
-/// layer's cache.
+/// Attention for layer `index` over `x`, `(1, rows, embedding)`: the rows
+/// of every sequence in the pass, one after another. Each sequence's keys
+/// and values are appended to its own cache, and its queries read only that.
 fn attend(
     config: &Config,
-    layer: &mut Layer,
+    layer: &Layer,
+    index: usize,
+    sequences: &mut [(&mut Cache, &[u32])],
     x: &Tensor,
     cos: &Tensor,
     sin: &Tensor,
 ) -> candle_core::Result<Tensor> {
-    let (batch, seq, _) = x.dims3()?;
+    let (batch, rows, _) = x.dims3()?;
     let Config { heads, kv_heads, head_dim, .. } = *config;
-    // Rotary positions are applied with heads first, `(1, heads, seq, d)`;
+    // Rotary positions are applied with heads first, `(1, heads, rows, d)`;
     // the cache and the attention read tokens first, `[token][head][d]`.
     let rotate = |t: Tensor, n: usize| -> candle_core::Result<Vec<f32>> {
-        let t = t.reshape((batch, seq, n, head_dim))?.transpose(1, 2)?.contiguous()?;
+        let t = t.reshape((batch, rows, n, head_dim))?.transpose(1, 2)?.contiguous()?;
         let t = match config.architecture {
             Architecture::Llama => candle_nn::rotary_emb::rope_i(&t, cos, sin)?,
             Architecture::Qwen2 => candle_nn::rotary_emb::rope(&t, cos, sin)?,
@@ -538,10 +577,19 @@ fn attend(
     let q = rotate(layer.q.forward(&input)?, heads)?;
     let k = rotate(layer.k.forward(&input)?, kv_heads)?;
     let v = layer.v.forward(&input)?.flatten_all()?.to_vec1::<f32>()?;
-    layer.cache.append(&k, &v);
+    let (q_width, kv_width) = (heads * head_dim, kv_heads * head_dim);
     let mut y = vec![0.0; q.len()];
-    layer.cache.attend(&q, heads, &mut y);
-    let y = Tensor::from_vec(y, (batch, seq, heads * head_dim), &Device::Cpu)?;
+    let mut row = 0;
+    for (cache, tokens) in sequences.iter_mut() {
+        let span = row..row + tokens.len();
+        let kv = span.start * kv_width..span.end * kv_width;
+        let queries = span.start * q_width..span.end * q_width;
+        let cache = &mut cache.layers[index];
+        cache.append(&k[kv.clone()], &v[kv]);
+        cache.attend(&q[queries.clone()], heads, &mut y[queries]);
+        row = span.end;
+    }
+    let y = Tensor::from_vec(y, (batch, rows, heads * head_dim), &Device::Cpu)?;
     layer.o.forward(&Input::new(&y))
 }
 
@@ -672,11 +720,12 @@ mod tests {
         let bytes = synthetic_gguf(architecture);
         let gguf = Gguf::parse(&bytes).unwrap();
         let config = Config::read(&gguf).unwrap();
-        let (mut model, _) = Model::load(&gguf, config, None, false, |_, _| {}).unwrap();
+        let (model, _) = Model::load(&gguf, config, None, false, |_, _| {}).unwrap();
+        let mut cache = model.new_cache();
         let steps: [&[u32]; 4] = [&[3, 14, 15, 92, 65, 35], &[8], &[9], &[79]];
         let mut position = 0;
         for tokens in steps {
-            let ours = model.forward(tokens).unwrap();
+            let ours = model.forward(&mut cache, tokens).unwrap();
             let theirs = reference(tokens, position);
             position += tokens.len();
             assert_eq!(ours.len(), VOCAB);
@@ -719,16 +768,49 @@ mod tests {
     }
 
     #[test]
+    fn sequences_read_in_one_pass_get_the_logits_they_get_alone() {
+        let bytes = synthetic_gguf("qwen2");
+        let gguf = Gguf::parse(&bytes).unwrap();
+        let config = Config::read(&gguf).unwrap();
+        let (model, _) = Model::load(&gguf, config, None, false, |_, _| {}).unwrap();
+        let prompts: [&[u32]; 3] = [&[3, 14, 15, 92, 65], &[7], &[3, 14, 15, 9, 2, 6, 5, 35]];
+        let mut alone: Vec<Cache> = prompts.iter().map(|_| model.new_cache()).collect();
+        let mut together: Vec<Cache> = prompts.iter().map(|_| model.new_cache()).collect();
+        // A prefill of each, then three decoding steps of all three, and a
+        // pass that mixes a prefill with single tokens.
+        let steps: [[&[u32]; 3]; 5] = [prompts, [&[8], &[9], &[10]], [&[11], &[12], &[13]], [&[14], &[1, 2, 3], &[15]], [&[4], &[5], &[6]]];
+        for step in steps {
+            let expected: Vec<Vec<f32>> =
+                alone.iter_mut().zip(step).map(|(cache, tokens)| model.forward(cache, tokens).unwrap()).collect();
+            let mut batch: Vec<(&mut Cache, &[u32])> = together.iter_mut().zip(step).collect();
+            let got = model.forward_batch(&mut batch).unwrap();
+            assert_eq!(got, expected, "bit for bit");
+        }
+        let lengths: Vec<usize> = together.iter().map(Cache::len).collect();
+        assert_eq!(lengths, [5 + 4, 1 + 6, 8 + 4]);
+
+        // One sequence that cannot go on refuses the whole pass and leaves
+        // every cache as it was.
+        let mut long = model.new_cache();
+        model.forward(&mut long, &[1; 60]).unwrap();
+        let (first, rest) = together.split_at_mut(1);
+        let mut batch: Vec<(&mut Cache, &[u32])> = vec![(&mut first[0], &[1]), (&mut long, &[1; 5]), (&mut rest[0], &[2])];
+        assert!(model.forward_batch(&mut batch).is_err());
+        assert_eq!((together[0].len(), long.len()), (9, 60));
+    }
+
+    #[test]
     fn a_prompt_beyond_the_context_is_refused_not_run() {
         let bytes = synthetic_gguf("llama");
         let gguf = Gguf::parse(&bytes).unwrap();
         let config = Config::read(&gguf).unwrap();
-        let (mut model, _) = Model::load(&gguf, config, Some(8), false, |_, _| {}).unwrap();
+        let (model, _) = Model::load(&gguf, config, Some(8), false, |_, _| {}).unwrap();
         assert_eq!(model.context(), 8);
-        model.forward(&[1; 6]).unwrap();
-        let error = model.forward(&[1; 3]).unwrap_err();
+        let mut cache = model.new_cache();
+        model.forward(&mut cache, &[1; 6]).unwrap();
+        let error = model.forward(&mut cache, &[1; 3]).unwrap_err();
         assert_eq!(error.kind(), &ErrorKind::PromptTooLong { prompt_tokens: 9, context: 8 });
-        assert_eq!(model.position(), 6, "a refused step leaves the cache as it was");
+        assert_eq!(cache.len(), 6, "a refused step leaves the cache as it was");
     }
 
     #[test]

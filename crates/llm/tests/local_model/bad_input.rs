@@ -98,7 +98,7 @@ fn a_prompt_longer_than_the_context_is_refused() {
 
 #[test]
 fn invalid_generation_parameters_are_refused_before_any_work() {
-    let mut engine = engine();
+    let engine = engine();
     let params = GenerationParams { top_p: 1.5, ..GenerationParams::default() };
     let error =
         engine

@@ -18,7 +18,7 @@ fn fixed_length(max_new_tokens: usize) -> GenerationParams {
 
 #[test]
 fn greedy_generation_is_deterministic_and_streams_its_text() {
-    let mut engine = engine();
+    let engine = engine();
     let params = GenerationParams::greedy(16);
     let mut pieces = Vec::new();
     let first = engine
@@ -39,7 +39,7 @@ fn greedy_generation_is_deterministic_and_streams_its_text() {
 
 #[test]
 fn max_new_tokens_is_honoured() {
-    let mut engine = engine();
+    let engine = engine();
     let generation = engine
         .generate_chat(&haiku(), &fixed_length(5), &no_clock, |_| ControlFlow::Continue(()))
         .unwrap();
@@ -49,7 +49,7 @@ fn max_new_tokens_is_honoured() {
 
 #[test]
 fn a_stop_string_ends_the_generation_before_it() {
-    let mut engine = engine();
+    let engine = engine();
     let full = engine
         .generate_chat(&haiku(), &fixed_length(16), &no_clock, |_| ControlFlow::Continue(()))
         .unwrap();
@@ -75,7 +75,7 @@ fn a_stop_string_ends_the_generation_before_it() {
 
 #[test]
 fn the_callback_can_cancel_mid_generation() {
-    let mut engine = engine();
+    let engine = engine();
     let mut received = Vec::new();
     let generation = engine
         .generate_chat(&haiku(), &fixed_length(32), &no_clock, |piece| {
@@ -95,7 +95,7 @@ fn the_callback_can_cancel_mid_generation() {
 
 #[test]
 fn a_generator_yields_one_token_per_step() {
-    let mut engine = engine();
+    let engine = engine();
     let prompt = engine.render_chat(&haiku(), true).unwrap();
     let mut generator = engine.start(&prompt, &fixed_length(32), &no_clock).unwrap();
     let mut pieces = String::new();
@@ -111,7 +111,7 @@ fn a_generator_yields_one_token_per_step() {
 
 #[test]
 fn sampling_with_the_same_seed_repeats_itself() {
-    let mut engine = engine();
+    let engine = engine();
     let params = GenerationParams {
         temperature: 0.9,
         top_k: 50,
@@ -120,7 +120,7 @@ fn sampling_with_the_same_seed_repeats_itself() {
         max_new_tokens: 12,
         ..GenerationParams::default()
     };
-    let mut run = || {
+    let run = || {
         engine
             .generate_chat(&haiku(), &params, &no_clock, |_| ControlFlow::Continue(()))
             .unwrap()
@@ -138,7 +138,7 @@ fn a_full_context_window_ends_the_generation() {
         let prompt = engine.render_chat(&haiku(), true).unwrap();
         engine.tokenize(&prompt).unwrap().len()
     };
-    let mut small =
+    let small =
         load(LoadOptions { max_context: Some(prompt_tokens + 2), ..LoadOptions::default() });
     assert_eq!(small.info().context_length, prompt_tokens + 2);
     let generation = small
@@ -151,7 +151,7 @@ fn a_full_context_window_ends_the_generation() {
 
 #[test]
 fn speeds_are_measured_with_the_injected_clock() {
-    let mut engine = engine();
+    let engine = engine();
     // A clock that advances one second per reading: start, end of prefill,
     // end of generation.
     let ticks = Cell::new(0.0);

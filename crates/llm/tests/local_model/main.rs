@@ -8,6 +8,7 @@
 mod common;
 
 mod bad_input;
+mod batch;
 mod chat_template;
 mod generation;
 mod judge;
