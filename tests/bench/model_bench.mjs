@@ -1,5 +1,5 @@
-// The model benchmark, issue 16's table: Prefab's model worker against
-// wllama (llama.cpp in wasm) on one thread and on all threads, in Debian's
+// The model benchmark, issue 16's table: Prefab's model worker (one, and one
+// per core as the page runs a pool) against wllama (llama.cpp in wasm) on one thread and on all threads, in Debian's
 // headless Chromium, and native llama.cpp (llama-cpp-python, ./native_llama.py)
 // on one thread and all cores, on the same GGUF file and prompt; then the
 // pool job and the logit judge's job. `cargo xtask bench model` runs it
@@ -12,10 +12,13 @@
 //    several runs after a warm-up, and the peak memory.
 // 2. The pool job: the 10 demo prompts × 4 samples × 64 new tokens (EOS
 //    ignored, temperature 0.7, seeds 0..3), as generated tokens per second,
-//    for Prefab (./page/bench.mjs `poolJob`) and wllama on all threads.
+//    for Prefab on one worker and on one per core (./page/bench.mjs
+//    `poolJob`: 4 requests in flight per worker, decoded together) and
+//    wllama on all threads.
 // 3. The judge job: the logit judge on 40 records (the demo prompts, 4
-//    completions each, one judge prompt), records per minute, with the
-//    worker's prefix reuse and without it.
+//    completions each, one judge prompt), records per minute, on one worker
+//    with the worker's prefix reuse and without it, and on one worker per
+//    core with it.
 // Then one table with the ratios issue 16 names.
 //
 // The single-stream runs of the browser engines alternate (Prefab, wllama,
@@ -34,7 +37,7 @@
 //   PREFAB_PYTHON       a python with llama-cpp-python (xtask: the test-tools venv's)
 //   CHROMIUM            the browser binary (default /usr/bin/chromium)
 //   PREFAB_BENCH_RUNS   measured runs per engine (default 3)
-//   PREFAB_BENCH_ENGINES  which engines, comma-separated (default prefab,wllama,wllama-mt,native)
+//   PREFAB_BENCH_ENGINES  which engines, comma-separated (default prefab,prefab-mt,wllama,wllama-mt,native)
 //   PREFAB_BENCH_JOBS   which jobs, comma-separated (default pool,judge; empty for none)
 //   PREFAB_BENCH_JOB_BUDGET  seconds after which a pool or judge job sends no more requests (default 900)
 
@@ -47,7 +50,7 @@ import path from 'node:path';
 const baseUrl = process.env.PREFAB_URL ?? 'http://127.0.0.1:8080/';
 const modelFile = process.env.PREFAB_MODEL_FILE ?? 'SmolLM2-135M-Instruct.Q4_1.gguf';
 const runs = Number(process.env.PREFAB_BENCH_RUNS ?? 3);
-const engines = (process.env.PREFAB_BENCH_ENGINES ?? 'prefab,wllama,wllama-mt,native').split(',').filter(Boolean);
+const engines = (process.env.PREFAB_BENCH_ENGINES ?? 'prefab,prefab-mt,wllama,wllama-mt,native').split(',').filter(Boolean);
 const jobs = (process.env.PREFAB_BENCH_JOBS ?? 'pool,judge').split(',').filter(Boolean);
 const browserEngines = engines.filter((name) => name !== 'native');
 
@@ -141,7 +144,7 @@ async function main() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const failures = [];
-  const labels = { prefab: 'Prefab', wllama: 'wllama', 'wllama-mt': 'wllama', native: 'native llama.cpp' };
+  const labels = { prefab: 'Prefab', 'prefab-mt': 'Prefab', wllama: 'wllama', 'wllama-mt': 'wllama', native: 'native llama.cpp' };
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (error) => failures.push(`page: ${error.message}`));
@@ -153,8 +156,8 @@ async function main() {
     if (!(await page.evaluate(() => crossOriginIsolated))) {
       console.log('  note: the page is not cross-origin isolated (missing COOP/COEP headers): wllama cannot use threads');
     }
-    const { prompt, cores } = await page.evaluate(() => ({ prompt: window.bench.prompt, cores: window.bench.cores }));
-    const threadsOf = { prefab: 1, wllama: 1, 'wllama-mt': cores };
+    const { prompt, cores, prefabEngines } = await page.evaluate(() => ({ prompt: window.bench.prompt, cores: window.bench.cores, prefabEngines: window.bench.prefabEngines }));
+    const threadsOf = { prefab: 1, 'prefab-mt': prefabEngines, wllama: 1, 'wllama-mt': cores };
 
     const call = (what, fn, ...args) =>
       withTimeout(page.evaluate(([fn, args]) => window.bench[fn](...args), [fn, args]), what);
@@ -197,10 +200,11 @@ async function main() {
       }
     }
 
-    // The pool job: Prefab, and wllama on all threads (its best).
+    // The pool job: Prefab on one worker and on one per core, and wllama on
+    // all threads (its best).
     const pools = {};
     if (jobs.includes('pool')) {
-      for (const name of ['prefab', 'wllama-mt'].filter((name) => results[name])) {
+      for (const name of ['prefab', 'prefab-mt', 'wllama-mt'].filter((name) => results[name])) {
         try {
           const result = await call(`${name} pool job`, 'poolJob', name, poolJob);
           pools[name] = result;
@@ -212,25 +216,29 @@ async function main() {
     }
 
     // The judge job: one untimed Score first (the worker's first judge pass),
-    // then the 40 records with the prefix reused, then without.
+    // then the 40 records with the prefix reused, then without; on one
+    // worker per core, with the prefix reused (as the page runs it).
     const judges = {};
-    if (jobs.includes('judge') && results.prefab) {
-      try {
-        const records = requests.judge_job;
-        // The warm-up reads the last record, of another prompt than the
-        // first: the job's first record then shares the rubric with it, as a
-        // new prompt's first record does in a judge run.
-        await call('judge warm-up', 'judgeJob', { records: records.slice(-1), candidates: requests.candidates, reusePrefix: true });
-        for (const reusePrefix of [true, false]) {
-          const result = await call('judge job', 'judgeJob', { records, candidates: requests.candidates, reusePrefix, budgetSeconds: poolJob.budgetSeconds });
-          judges[reusePrefix ? 'reuse' : 'fresh'] = result;
-          console.log(`judge job, prefix ${reusePrefix ? 'reused' : 'not reused'}: ${result.records} records in ${result.seconds.toFixed(1)} s${result.partial ? ' (stopped at the time budget)' : ''}`);
+    if (jobs.includes('judge')) {
+      const records = requests.judge_job;
+      const modes = [['prefab', true], ['prefab', false], ['prefab-mt', true]].filter(([name]) => results[name]);
+      for (const [name, reusePrefix] of modes) {
+        try {
+          // The warm-up reads the last record, of another prompt than the
+          // first: the job's first record then shares the rubric with it, as
+          // a new prompt's first record does in a judge run.
+          await call('judge warm-up', 'judgeJob', name, { records: records.slice(-1), candidates: requests.candidates, reusePrefix: true });
+          const result = await call('judge job', 'judgeJob', name, { records, candidates: requests.candidates, reusePrefix, budgetSeconds: poolJob.budgetSeconds });
+          judges[`${name} ${reusePrefix ? 'reuse' : 'fresh'}`] = { name, reusePrefix, ...result };
+          console.log(`judge job, ${name}, prefix ${reusePrefix ? 'reused' : 'not reused'}: ${result.records} records in ${result.seconds.toFixed(1)} s${result.partial ? ' (stopped at the time budget)' : ''}`);
+        } catch (error) {
+          failures.push(`judge job (${name}): ${error.message}`);
         }
-        const [a, b] = [judges.reuse.expected, judges.fresh.expected];
-        const drift = Math.max(...a.slice(0, b.length).map((x, i) => Math.abs(x - b[i])));
-        console.log(`  the two passes' expected ratings differ by at most ${drift.toExponential(1)} (prefix reuse must not change them)`);
-      } catch (error) {
-        failures.push(`judge job: ${error.message}`);
+      }
+      const base = judges['prefab reuse']?.expected ?? [];
+      for (const other of ['prefab fresh', 'prefab-mt reuse'].filter((key) => judges[key])) {
+        const drift = Math.max(0, ...judges[other].expected.slice(0, base.length).map((x, i) => (x === undefined ? 0 : Math.abs(x - base[i]))));
+        console.log(`  ${other} and prefab reuse: expected ratings differ by at most ${drift.toExponential(1)} (neither reuse nor workers may change them)`);
       }
     }
 
@@ -243,7 +251,8 @@ async function main() {
     }
 
     // ---- The table ----
-    const label = (name) => `${labels[name]} (${threadsOf[name]} thread${threadsOf[name] > 1 ? 's' : ''})`;
+    const label = (name) =>
+      name === 'prefab-mt' ? `Prefab (${threadsOf[name]} workers)` : `${labels[name]} (${threadsOf[name]} thread${threadsOf[name] > 1 ? 's' : ''})`;
     const rate = (name, key) => (results[name]?.runs.length ? median(results[name].runs.map((r) => r[key])) : null);
     const nativeRuns = (threads) => native?.threads[String(threads)]?.runs ?? [];
     const nativeRate = (threads, key) => (nativeRuns(threads).length ? median(nativeRuns(threads).map((r) => r[key])) : null);
@@ -297,17 +306,21 @@ async function main() {
       console.log(`Jobs: pool = ${poolJob.conversations.length} demo prompts × ${poolJob.samples} samples × ${poolJob.newTokens} new tokens (EOS ignored, temperature ${poolJob.temperature}, top_p ${poolJob.topP}, top_k 40, seeds 0..${poolJob.samples - 1});`);
       console.log(`      judge = the logit judge (${requests.aspect}) on ${requests.judge_job.length} records: the demo prompts × 4 completions`);
       const jobRows = [['job', 'engine', 'how', 'work', 'seconds', 'throughput']];
-      const how = { prefab: '4 Generate in flight, decoded together', 'wllama-mt': 'one chat completion after another' };
+      const how = {
+        prefab: '4 Generate in flight, decoded together',
+        'prefab-mt': `4 Generate in flight per worker, ${threadsOf['prefab-mt']} workers`,
+        'wllama-mt': 'one chat completion after another',
+      };
       for (const [name, result] of Object.entries(pools)) {
         const whole = poolJob.conversations.length * poolJob.samples;
         const work = result.partial ? `${result.generated} tokens (${result.requests} of ${whole} requests: time budget)` : `${result.generated} tokens`;
         jobRows.push(['pool', label(name), how[name], work, result.seconds.toFixed(1), `${(result.generated / result.seconds).toFixed(1)} tok/s`]);
       }
-      for (const [mode, result] of Object.entries(judges)) {
+      for (const result of Object.values(judges)) {
         jobRows.push([
           'judge',
-          label('prefab'),
-          mode === 'reuse' ? 'Score, prefix reused' : 'Score, no prefix reuse',
+          label(result.name),
+          result.reusePrefix ? 'Score, prefix reused' : 'Score, no prefix reuse',
           result.partial ? `${result.records} of ${requests.judge_job.length} records (time budget)` : `${result.records} records`,
           result.seconds.toFixed(1),
           `${((result.records / result.seconds) * 60).toFixed(0)} records/min (${(result.seconds / result.records).toFixed(2)} s each)`,
@@ -328,10 +341,13 @@ async function main() {
     ratioRows.push(['Prefab / wllama 1 thread: prefill, decode', `${times(prefill, rate('wllama', 'prefillTokensPerSecond'))}, ${times(decode, rate('wllama', 'decodeTokensPerSecond'))}`, '']);
     ratioRows.push([`Prefab / wllama ${cores} threads: prefill, decode`, `${times(prefill, rate('wllama-mt', 'prefillTokensPerSecond'))}, ${times(decode, rate('wllama-mt', 'decodeTokensPerSecond'))}`, '']);
     const poolRate = (name) => (pools[name] ? pools[name].generated / pools[name].seconds : null);
-    ratioRows.push(['pool: Prefab tok/s / Prefab single-stream decode', times(poolRate('prefab'), decode), '[≥ 3x]']);
-    ratioRows.push([`pool: Prefab / wllama ${cores} threads`, times(poolRate('prefab'), poolRate('wllama-mt')), '[≥ 8x]']);
-    const judgeRate = (mode) => (judges[mode] ? judges[mode].records / judges[mode].seconds : null);
-    ratioRows.push(['judge: prefix reused / not reused', times(judgeRate('reuse'), judgeRate('fresh')), '[judge ≥ 3x the records/min before issue 16]']);
+    for (const name of ['prefab', 'prefab-mt'].filter((name) => pools[name])) {
+      ratioRows.push([`pool: ${label(name)} tok/s / Prefab single-stream decode`, times(poolRate(name), decode), '[≥ 3x]']);
+      ratioRows.push([`pool: ${label(name)} / wllama ${cores} threads`, times(poolRate(name), poolRate('wllama-mt')), '[≥ 8x]']);
+    }
+    const judgeRate = (key) => (judges[key] ? judges[key].records / judges[key].seconds : null);
+    ratioRows.push(['judge: prefix reused / not reused (1 worker)', times(judgeRate('prefab reuse'), judgeRate('prefab fresh')), '']);
+    ratioRows.push([`judge: ${label('prefab-mt')} reused / 1 worker not reused`, times(judgeRate('prefab-mt reuse'), judgeRate('prefab fresh')), '[judge ≥ 3x the records/min before issue 16]']);
     console.log(table(ratioRows));
 
     console.log();

@@ -3,7 +3,16 @@
 //!
 //! One [`LocalModel`] lives in the page's context. Settings → Model loads a
 //! file through it; the model pool generates with it. The model itself lives
-//! in the worker: this is its remote control.
+//! in the workers: this is their remote control.
+//!
+//! Every core works: a model is loaded in one engine worker per core the
+//! browser reports (`prefab_llm::model_info::engine_count`: at most 4, and
+//! no more copies of the weights than fit in 1 GiB). The first worker starts
+//! with the page and loads the file (downloading and caching it); once it is
+//! ready the others load it too, from the cache or the picked file, and the
+//! model is ready when all are. Each request goes to the worker with the
+//! fewest in flight, where up to `protocol::BATCH_SIZE` generations decode
+//! together.
 //!
 //! A load that fails keeps the model that was loaded (the worker swaps only
 //! once the new one is ready), so the state can be "ready, and the last load
@@ -21,6 +30,8 @@ use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use prefab_llm::model_id::{self, ModelId};
+use futures::channel::mpsc::UnboundedReceiver;
+use prefab_llm::model_info::engine_count;
 use prefab_llm::protocol::{ModelSource, RequestId, WorkerRequest, WorkerResponse};
 use prefab_llm::{ChatMessage, GenerationParams, LoadOptions, LoadStage, ModelInfo, Prompt};
 use wasm_bindgen_futures::JsFuture;
@@ -87,10 +98,27 @@ pub enum ModelChoice {
     File(web_sys::File),
 }
 
+/// A request sent to one of the engine workers, to cancel it there.
+#[derive(Clone)]
+pub struct LocalRequest {
+    worker: ModelWorker,
+    id: RequestId,
+}
+
+impl LocalRequest {
+    /// Stops the generation early; it still ends with `Done`.
+    pub fn cancel(&self) {
+        self.worker.cancel(self.id);
+    }
+}
+
 /// The page's remote control of its local model; `Copy`, for closures.
 #[derive(Clone, Copy)]
 pub struct LocalModel {
-    worker: StoredValue<ModelWorker, LocalStorage>,
+    /// The engine workers, the page's first; more start when a model loads.
+    workers: StoredValue<Vec<ModelWorker>, LocalStorage>,
+    /// How many of `workers` (the first ones) hold the model of `state`.
+    pub engines: RwSignal<usize>,
     /// Where the model stands.
     pub state: RwSignal<ModelState>,
     /// The organizer's names for model files, by file (see [`NAMES_KEY`]).
@@ -102,7 +130,8 @@ impl LocalModel {
     /// files from IndexedDB.
     pub fn new(worker: ModelWorker) -> LocalModel {
         let model = LocalModel {
-            worker: StoredValue::new_local(worker),
+            workers: StoredValue::new_local(vec![worker]),
+            engines: RwSignal::new(0),
             state: RwSignal::new(ModelState::NotLoaded),
             names: RwSignal::new(BTreeMap::new()),
         };
@@ -151,9 +180,19 @@ impl LocalModel {
         Ok(())
     }
 
-    /// The worker, for its status.
+    /// The page's first worker, for its status.
     pub fn worker(&self) -> ModelWorker {
-        self.worker.get_value()
+        self.workers.with_value(|workers| workers[0].clone())
+    }
+
+    /// The engine worker holding the model with the fewest requests in
+    /// flight (the first before any model is loaded: it answers that none
+    /// is).
+    fn least_busy(&self) -> ModelWorker {
+        let engines = self.engines.get_untracked().max(1);
+        self.workers.with_value(|workers| {
+            workers[..engines.min(workers.len())].iter().min_by_key(|worker| worker.in_flight()).cloned().unwrap_or_else(|| workers[0].clone())
+        })
     }
 
     /// Loads `choice` in the worker, replacing any loaded model, and tracks
@@ -175,6 +214,10 @@ impl LocalModel {
             ModelChoice::File(file) => file.name(),
         };
         self.state.set(ModelState::Loading { file, stage: LoadStage::Download, done: 0, total: 0 });
+        let choice_file = match &choice {
+            ModelChoice::File(file) => Some(file.clone()),
+            ModelChoice::Url(_) => None,
+        };
         spawn_local(async move {
             let (file, source, bytes) = match choice {
                 ModelChoice::Url(url) => {
@@ -194,7 +237,7 @@ impl LocalModel {
                 }
             };
             self.state.set(ModelState::Loading { file: file.clone(), stage: LoadStage::Download, done: 0, total: 0 });
-            let (_, mut answers) = self.worker().send(|id| WorkerRequest::Load { id, source, options }, bytes);
+            let (_, mut answers) = self.worker().send(|id| WorkerRequest::Load { id, source: source.clone(), options: options.clone() }, bytes);
             while let Some(answer) = answers.next().await {
                 let file = file.clone();
                 match answer {
@@ -202,7 +245,10 @@ impl LocalModel {
                         self.state.set(ModelState::Loading { file, stage, done, total })
                     }
                     WorkerResponse::Ready { model, .. } => {
-                        return self.state.set(ModelState::Ready { file, info: model, failed_load: None })
+                        // Only the first worker holds this model now.
+                        self.engines.set(1);
+                        self.load_in_more_engines(&model, &source, &options, &choice_file).await;
+                        return self.state.set(ModelState::Ready { file, info: model, failed_load: None });
                     }
                     WorkerResponse::Failed { message, .. } => return fail(file, message),
                     _ => {}
@@ -214,29 +260,66 @@ impl LocalModel {
         });
     }
 
+    /// After the first worker loaded `model`, loads it in as many more as
+    /// the cores and memory allow ([`engine_count`]), side by side: from the
+    /// cache the first filled, or from the picked `file` read again. A
+    /// worker that fails is left out; the model runs on the others.
+    async fn load_in_more_engines(self, model: &ModelInfo, source: &ModelSource, options: &LoadOptions, file: &Option<web_sys::File>) {
+        let cores = web_sys::window().map_or(1, |window| window.navigator().hardware_concurrency() as usize);
+        let wanted = engine_count(model.weights_bytes, cores);
+        self.workers.update_value(|workers| {
+            while workers.len() < wanted {
+                workers.push(ModelWorker::start());
+            }
+        });
+        let extra = self.workers.with_value(|workers| workers[1..wanted].to_vec());
+        let loads = extra.into_iter().map(|worker| {
+            let (source, options) = (source.clone(), options.clone());
+            let file = file.clone();
+            async move {
+                let bytes = match &file {
+                    Some(file) => JsFuture::from(file.array_buffer()).await.ok().map(js_sys::ArrayBuffer::from),
+                    None => None,
+                };
+                let (_, mut answers) = worker.send(|id| WorkerRequest::Load { id, source, options }, bytes);
+                while let Some(answer) = answers.next().await {
+                    match answer {
+                        WorkerResponse::Ready { .. } => return Some(worker),
+                        WorkerResponse::Failed { message, .. } => {
+                            web_sys::console::warn_1(&format!("an engine worker could not load the model: {message}").into());
+                            return None;
+                        }
+                        _ => {}
+                    }
+                }
+                None
+            }
+        });
+        let loaded: Vec<ModelWorker> = futures::future::join_all(loads).await.into_iter().flatten().collect();
+        // The workers that hold the model go first, so `engines` counts them.
+        self.workers.update_value(|workers| {
+            let first = workers.remove(0);
+            workers.retain(|worker| !loaded.iter().any(|ready| ready.same(worker)));
+            let mut ordered = vec![first];
+            ordered.extend(loaded.iter().cloned());
+            ordered.append(workers);
+            *workers = ordered;
+        });
+        self.engines.set(1 + loaded.len());
+    }
+
     /// Starts generating the answer to `messages`; the answers are `Token`s,
     /// then `Done` (or `Failed`).
-    pub fn generate(
-        &self,
-        messages: Vec<ChatMessage>,
-        params: GenerationParams,
-    ) -> (RequestId, futures::channel::mpsc::UnboundedReceiver<WorkerResponse>) {
-        self.worker().send(|id| WorkerRequest::Generate { id, messages, params }, None)
+    pub fn generate(&self, messages: Vec<ChatMessage>, params: GenerationParams) -> (LocalRequest, UnboundedReceiver<WorkerResponse>) {
+        let worker = self.least_busy();
+        let (id, answers) = worker.send(|id| WorkerRequest::Generate { id, messages, params }, None);
+        (LocalRequest { worker, id }, answers)
     }
 
     /// Asks for the probabilities of `candidates` as the next token after
     /// `prompt`; answered by `Scores` (or `Failed`).
-    pub fn score(
-        &self,
-        prompt: Prompt,
-        candidates: Vec<String>,
-    ) -> futures::channel::mpsc::UnboundedReceiver<WorkerResponse> {
-        self.worker().send(|id| WorkerRequest::Score { id, prompt, candidates }, None).1
-    }
-
-    /// Stops a generation early.
-    pub fn cancel(&self, id: RequestId) {
-        self.worker().cancel(id);
+    pub fn score(&self, prompt: Prompt, candidates: Vec<String>) -> UnboundedReceiver<WorkerResponse> {
+        self.least_busy().send(|id| WorkerRequest::Score { id, prompt, candidates }, None).1
     }
 }
 

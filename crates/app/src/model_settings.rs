@@ -16,11 +16,11 @@ use leptos::task::spawn_local;
 use prefab_llm::address::check_address;
 use prefab_llm::model_file::{self, CachedModel};
 use prefab_llm::model_id::ModelIdSource;
-use prefab_llm::protocol::{RequestId, WorkerResponse};
+use prefab_llm::protocol::WorkerResponse;
 use prefab_llm::{ChatMessage, GenerationParams, GenerationStats, LoadOptions, LoadStage, ModelInfo, StopReason};
 use wasm_bindgen::JsValue;
 
-use crate::local_model::{LocalModel, ModelChoice, ModelState, DEFAULT_MODEL_URL};
+use crate::local_model::{LocalModel, LocalRequest, ModelChoice, ModelState, DEFAULT_MODEL_URL};
 
 /// Where the model file comes from, as the radio buttons say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,6 +285,12 @@ fn ModelName() -> impl IntoView {
 /// A few facts about the loaded model.
 #[component]
 fn ModelFacts(info: ModelInfo) -> impl IntoView {
+    let model = expect_context::<LocalModel>();
+    let weights = info.weights_bytes;
+    let engines = move || match model.engines.get() {
+        0 | 1 => "1 engine worker (one core)".to_owned(),
+        n => format!("{n} engine workers (a core each): the weights {n} times, {} in all", megabytes(n as u64 * weights)),
+    };
     let types = info.file_tensor_types.iter().map(|(kind, count)| format!("{count} {kind}")).collect::<Vec<_>>().join(", ");
     let requantized = match info.requantized_tensors {
         0 => "none".to_owned(),
@@ -297,6 +303,7 @@ fn ModelFacts(info: ModelInfo) -> impl IntoView {
             <dt>"Context"</dt><dd>{format!("{} tokens", info.context_length)}</dd>
             <dt>"File"</dt><dd>{megabytes(info.file_bytes)} " (" {types} ")"</dd>
             <dt>"Weights in memory"</dt><dd data-testid="model-memory">{megabytes(info.weights_bytes)}</dd>
+            <dt>"Runs in"</dt><dd data-testid="model-engines">{engines}</dd>
             <dt>"Re-quantized"</dt><dd>{requantized}</dd>
             <dt>"Chat template"</dt><dd>{if info.chat_template_from_file { "from the file" } else { "ChatML (the file has none)" }}</dd>
         </dl>
@@ -311,7 +318,7 @@ fn TryModel() -> impl IntoView {
     let output = RwSignal::new(String::new());
     let stats = RwSignal::new(None::<GenerationStats>);
     let failure = RwSignal::new(None::<String>);
-    let running = RwSignal::new(None::<RequestId>);
+    let running = RwSignal::new_local(None::<LocalRequest>);
     // Why "Generate" cannot be used now, if it cannot: said next to it.
     let why_not = move || {
         if running.get().is_some() {
@@ -334,8 +341,8 @@ fn TryModel() -> impl IntoView {
         stats.set(None);
         failure.set(None);
         let params = GenerationParams { max_new_tokens: 256, ..GenerationParams::default() };
-        let (id, mut answers) = model.generate(vec![ChatMessage::user(prompt.get_untracked())], params);
-        running.set(Some(id));
+        let (request, mut answers) = model.generate(vec![ChatMessage::user(prompt.get_untracked())], params);
+        running.set(Some(request));
         spawn_local(async move {
             while let Some(answer) = answers.next().await {
                 match answer {
@@ -352,8 +359,8 @@ fn TryModel() -> impl IntoView {
         });
     };
     let stop = move |_| {
-        if let Some(id) = running.get_untracked() {
-            model.cancel(id);
+        if let Some(request) = running.get_untracked() {
+            request.cancel();
         }
     };
 

@@ -126,6 +126,16 @@ impl ModelWorker {
         (id, receiver)
     }
 
+    /// How many requests wait for their last answer.
+    pub fn in_flight(&self) -> usize {
+        self.inner.waiting.borrow().len()
+    }
+
+    /// Whether both handles are of the same worker.
+    pub fn same(&self, other: &ModelWorker) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Asks the worker to stop the generation `id`; it still ends with `Done`.
     pub fn cancel(&self, id: RequestId) {
         let text = protocol::encode(&WorkerRequest::Cancel { id });

@@ -292,7 +292,8 @@ impl PoolRun {
             }
             let endpoints = crate::endpoints::load_endpoints().await?;
             let jobs: Vec<&Job> = plan.jobs.iter().collect();
-            let concurrency = pool_plan::Concurrency { local: prefab_llm::protocol::BATCH_SIZE, hosted: pool_plan::HOSTED_CONCURRENCY };
+            let local = model.engines.get_untracked().max(1) * prefab_llm::protocol::BATCH_SIZE;
+            let concurrency = pool_plan::Concurrency { local, hosted: pool_plan::HOSTED_CONCURRENCY };
             let lanes = pool_plan::lanes(jobs, |job| plan.model(job), concurrency);
             let lanes = lanes.into_iter().map(|lane| {
                 let (plan, endpoints) = (&plan, &endpoints);
@@ -431,8 +432,8 @@ impl PoolRun {
 
     async fn ask_locally(self, model: LocalModel, key: &str, ask: Ask) -> Result<Answer, Outcome> {
         let params = GenerationParams { temperature: ask.temperature, top_p: ask.top_p, max_new_tokens: ask.max_tokens as usize, seed: ask.seed, ..GenerationParams::default() };
-        let (id, mut answers) = model.generate(ask.messages, params);
-        self.cancel.update_value(|cancels| drop(cancels.insert(key.to_owned(), Box::new(move || model.cancel(id)))));
+        let (request, mut answers) = model.generate(ask.messages, params);
+        self.cancel.update_value(|cancels| drop(cancels.insert(key.to_owned(), Box::new(move || request.cancel()))));
         while let Some(answer) = answers.next().await {
             match answer {
                 WorkerResponse::Token { text, .. } => self.append_live(key, &text),

@@ -56,6 +56,22 @@ pub struct LoadProgress {
     pub total: u64,
 }
 
+/// The most engine workers the page runs a model in, whatever the cores.
+pub const MAX_ENGINES: usize = 4;
+
+/// The weights the page's engine workers may hold together (each worker has
+/// its own copy): a laptop's browser tab has a few GiB to give.
+pub const ENGINES_WEIGHTS_BUDGET: u64 = 1 << 30;
+
+/// How many engine workers to run a model of `weights_bytes` in, given the
+/// `cores` the browser reports (`navigator.hardwareConcurrency`): one per
+/// core, at most [`MAX_ENGINES`], and no more copies of the weights than fit
+/// in [`ENGINES_WEIGHTS_BUDGET`]; always at least one.
+pub fn engine_count(weights_bytes: u64, cores: usize) -> usize {
+    let fit = ENGINES_WEIGHTS_BUDGET / weights_bytes.max(1);
+    cores.min(MAX_ENGINES).min(usize::try_from(fit).unwrap_or(usize::MAX)).max(1)
+}
+
 /// What the page knows about a loaded model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
@@ -88,4 +104,21 @@ pub struct ModelInfo {
     /// generations' model id (see [`crate::model_id`]).
     #[serde(default)]
     pub hub_repository: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_gets_an_engine_per_core_within_the_cap_and_the_memory_budget() {
+        let small = 151 << 20; // SmolLM2-135M as the engine holds it
+        assert_eq!(engine_count(small, 2), 2);
+        assert_eq!(engine_count(small, 16), MAX_ENGINES);
+        assert_eq!(engine_count(small, 0), 1, "a browser that reports no cores still gets one");
+        let large = 700 << 20; // two copies would not fit in the budget
+        assert_eq!(engine_count(large, 8), 1);
+        assert_eq!(engine_count(3 << 30, 8), 1, "a model larger than the budget still runs once");
+        assert_eq!(engine_count(300 << 20, 8), 3);
+    }
 }

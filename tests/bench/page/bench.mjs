@@ -144,15 +144,15 @@ const PREFAB_IN_FLIGHT = 4;
 /**
  * Prefab's side of the pool job: every conversation × `samples`, `newTokens`
  * tokens each with EOS ignored, sampled with seeds 0..samples-1, four
- * requests in flight as the page's pool run sends them (the samples of a
- * prompt share its prefill and decode together). Resolves with the tokens
+ * requests in flight per worker as the page's pool run sends them (the
+ * samples of a prompt share its prefill and decode together). Resolves with the tokens
  * generated, the wall seconds and the number of requests. Past
  * `budgetSeconds` it sends no more requests and says so (`partial`): a
  * machine busy elsewhere can make a job crawl, and a figure from part of the
  * job beats none.
  */
 async function poolJob(prefab, job) {
-  return eachPoolSample(job, PREFAB_IN_FLIGHT, async (messages, seed) => {
+  return eachPoolSample(job, PREFAB_IN_FLIGHT * prefab.workers.length, async (messages, seed) => {
     const done = await prefab.request(
       {
         type: 'Generate',
@@ -209,6 +209,7 @@ async function eachPoolSample({ conversations, samples, budgetSeconds }, inFligh
  * as `poolJob` does.
  */
 async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSeconds = Infinity }) {
+  if (prefab.workers.length > 1) return judgeJobOnEveryWorker(prefab, { records, candidates, budgetSeconds });
   const begun = performance.now();
   let seconds = 0;
   const expected = [];
@@ -220,10 +221,39 @@ async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSecond
     const start = performance.now();
     const scores = await prefab.request({ type: 'Score', prompt: { kind: 'chat', ...record }, candidates }, 'Scores');
     seconds += secondsSince(start);
-    const mass = scores.probs.reduce((a, b) => a + b, 0);
-    expected.push(scores.probs.reduce((sum, p, i) => sum + (i + 1) * p, 0) / mass);
+    expected.push(expectedRating(scores.probs));
   }
   return { records: records.length, seconds, expected };
+}
+
+/**
+ * The judge job on several workers, as the page's judge stage runs it: the
+ * records dealt to one lane per worker (each lane keeps its worker, so its
+ * prefix cache), prefix reused, timed by the wall clock from the first
+ * request to the last answer.
+ */
+async function judgeJobOnEveryWorker(prefab, { records, candidates, budgetSeconds }) {
+  const begun = performance.now();
+  const expected = [];
+  let partial = false;
+  const lanes = prefab.workers.map(async (_, lane) => {
+    for (let index = lane; index < records.length; index += prefab.workers.length) {
+      if (secondsSince(begun) > budgetSeconds) {
+        partial = true;
+        return;
+      }
+      const scores = await prefab.request({ type: 'Score', prompt: { kind: 'chat', ...records[index] }, candidates }, 'Scores', lane);
+      expected[index] = expectedRating(scores.probs);
+    }
+  });
+  await Promise.all(lanes);
+  return { records: expected.filter((x) => x !== undefined).length, seconds: secondsSince(begun), expected, partial };
+}
+
+/** The expected rating (1–5) of the candidates' probabilities, renormalized. */
+function expectedRating(probs) {
+  const mass = probs.reduce((a, b) => a + b, 0);
+  return probs.reduce((sum, p, i) => sum + (i + 1) * p, 0) / mass;
 }
 
 /**
@@ -235,54 +265,72 @@ async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSecond
 class PrefabEngine {
   name = 'Prefab';
 
-  constructor(worker) {
-    this.worker = worker;
+  constructor(workers) {
+    this.workers = workers;
+    this.inFlight = workers.map(() => 0);
     this.nextId = 1;
   }
 
   /**
-   * Starts a worker and loads the model in it. The time counts from the
-   * worker's creation to `Ready`: the worker's wasm starting, the download
-   * (or Cache Storage read) and the weights, as a user waits for them.
+   * Starts `count` workers and loads the model in each, as the page does:
+   * the first downloads (or reads the cache), then the others read the
+   * cache side by side. The time counts from the first worker's creation to
+   * the last `Ready`: the workers' wasm starting, the download (or Cache
+   * Storage read) and the weights, as a user waits for them.
    */
-  static async load() {
+  static async load(count = 1) {
     const start = performance.now();
-    const worker = new Worker('/prefab-worker_loader.js');
-    await new Promise((resolve, reject) => {
-      const listen = (event) => {
-        const message = JSON.parse(event.data);
-        if (message.type === 'Started') {
-          worker.removeEventListener('message', listen);
-          resolve();
-        }
-      };
-      worker.addEventListener('message', listen);
-      worker.addEventListener('error', (event) => reject(new Error(`the worker did not start: ${event.message}`)));
-    });
-    const engine = new PrefabEngine(worker);
-    const ready = await engine.request({ type: 'Load', source: { kind: 'url', url: MODEL_URL } }, 'Ready');
-    // One worker on one thread today.
-    return { engine, seconds: secondsSince(start), detail: { threads: 1, workers: 1, model: ready.model.name } };
+    const startWorker = async () => {
+      const worker = new Worker('/prefab-worker_loader.js');
+      await new Promise((resolve, reject) => {
+        const listen = (event) => {
+          const message = JSON.parse(event.data);
+          if (message.type === 'Started') {
+            worker.removeEventListener('message', listen);
+            resolve();
+          }
+        };
+        worker.addEventListener('message', listen);
+        worker.addEventListener('error', (event) => reject(new Error(`the worker did not start: ${event.message}`)));
+      });
+      return worker;
+    };
+    const engine = new PrefabEngine([await startWorker()]);
+    const load = { type: 'Load', source: { kind: 'url', url: MODEL_URL } };
+    const ready = await engine.request(load, 'Ready', 0);
+    if (count > 1) {
+      const more = await Promise.all(Array.from({ length: count - 1 }, startWorker));
+      engine.workers.push(...more);
+      engine.inFlight.push(...more.map(() => 0));
+      await Promise.all(more.map((_, i) => engine.request(load, 'Ready', i + 1)));
+    }
+    return { engine, seconds: secondsSince(start), detail: { threads: 1, workers: count, model: ready.model.name } };
   }
 
   /**
    * Sends one request and resolves with its last answer, the one of type
-   * `last`; rejects with the worker's own words on `Failed` or `Error`.
+   * `last`; rejects with the worker's own words on `Failed` or `Error`. It
+   * goes to worker `to`, or to the one with the fewest requests in flight
+   * (as the page sends them).
    */
-  request(body, last) {
+  request(body, last, to) {
     const id = this.nextId++;
+    const index = to ?? this.inFlight.indexOf(Math.min(...this.inFlight));
+    const worker = this.workers[index];
+    this.inFlight[index] += 1;
     return new Promise((resolve, reject) => {
       const listen = (event) => {
         const message = JSON.parse(event.data);
         if (message.id !== id && message.type !== 'Error') return;
         if (message.type === last || message.type === 'Failed' || message.type === 'Error') {
-          this.worker.removeEventListener('message', listen);
+          worker.removeEventListener('message', listen);
+          this.inFlight[index] -= 1;
           if (message.type === last) resolve(message);
           else reject(new Error(`Prefab worker: ${message.type} ${message.kind ?? ''}: ${message.message}`));
         }
       };
-      this.worker.addEventListener('message', listen);
-      this.worker.postMessage(JSON.stringify({ ...body, id }));
+      worker.addEventListener('message', listen);
+      worker.postMessage(JSON.stringify({ ...body, id }));
     });
   }
 
@@ -311,14 +359,14 @@ class PrefabEngine {
     return poolJob(this, job);
   }
 
-  /** Each worker's wasm memory (one worker today): it never shrinks, so this is its peak. */
+  /** Each worker's wasm memory: it never shrinks, so this is its peak. */
   async memoryBytes() {
-    const pong = await this.request({ type: 'Ping' }, 'Pong');
-    return [pong.memory_bytes];
+    const pongs = await Promise.all(this.workers.map((_, i) => this.request({ type: 'Ping' }, 'Pong', i)));
+    return pongs.map((pong) => pong.memory_bytes);
   }
 
   close() {
-    this.worker.terminate();
+    for (const worker of this.workers) worker.terminate();
   }
 }
 
@@ -442,8 +490,16 @@ class WllamaEngine {
 /** Every core the browser reports: the "all threads" engines' thread count. */
 const CORES = navigator.hardwareConcurrency || 1;
 
+/**
+ * How many engine workers the page runs the model in: one per core, at most
+ * 4 (`engine_count` in crates/llm/src/model_info.rs; the test model is far
+ * below its memory budget).
+ */
+const PREFAB_ENGINES = Math.min(CORES, 4);
+
 const ENGINES = {
-  prefab: () => PrefabEngine.load(),
+  prefab: () => PrefabEngine.load(1),
+  'prefab-mt': () => PrefabEngine.load(PREFAB_ENGINES),
   wllama: () => WllamaEngine.load(1),
   'wllama-mt': () => WllamaEngine.load(CORES),
 };
@@ -453,6 +509,7 @@ window.bench = {
   prompt: PROMPT,
   newTokens: NEW_TOKENS,
   cores: CORES,
+  prefabEngines: PREFAB_ENGINES,
   /** Loads an engine (closing a loaded one of the same name first). */
   async load(name) {
     await loaded[name]?.close();
@@ -464,8 +521,8 @@ window.bench = {
   generate: (name) => loaded[name].generate(),
   /** The pool job (see `poolJob`) on a loaded engine. */
   poolJob: (name, job) => loaded[name].poolJob(job),
-  /** The logit judge's job (see `judgeJob`) on the loaded Prefab worker. */
-  judgeJob: (job) => judgeJob(loaded.prefab, job),
+  /** The logit judge's job (see `judgeJob`) on a loaded Prefab engine. */
+  judgeJob: (name, job) => judgeJob(loaded[name], job),
   /** Each of the engine's workers' peak wasm memory, in bytes. */
   memoryBytes: (name) => loaded[name].memoryBytes(),
   /**
