@@ -58,6 +58,11 @@ test('the default model loads with progress, streams an answer with its speed, s
   assert.equal(status.state, 'ready', status.text);
   assert.match(status.text, /SmolLM2/i);
   assert.match(await page.getByTestId('model-memory').textContent(), /MB/);
+  // One engine worker per core, at most 4 (the test model is far below the
+  // memory budget), each with the model loaded before it says ready.
+  const engines = Math.min(await page.evaluate(() => navigator.hardwareConcurrency), 4);
+  const runsIn = await page.getByTestId('model-engines').textContent();
+  assert.match(runsIn, engines === 1 ? /^1 engine worker/ : new RegExp(`^${engines} engine workers`), runsIn);
 
   // Generate: text arrives while the request runs, then the stats.
   await page.getByTestId('try-prompt').fill('Write a haiku about mountains.');

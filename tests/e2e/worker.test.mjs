@@ -185,6 +185,37 @@ test('the real model loads from its URL with progress, generates, scores and can
   assert.deepEqual([long.type, long.kind], ['Failed', 'prompt_too_long']);
   assert.match(long.message, /1024/);
 
+  // Generations in flight at once decode together: each gives what it gives
+  // alone, one cancelled mid-way ends alone, and a Score asked meanwhile is
+  // answered between two tokens.
+  const sampled = (seed) => ({ temperature: 0.8, seed, max_new_tokens: 16, repetition_penalty: 1 });
+  const together = await page.evaluate(
+    ({ messages, greedy, sampled }) => {
+      const worker = window.modelWorker;
+      const asked = [
+        worker.request({ type: 'Generate', id: 20, messages, params: greedy }),
+        worker.request({ type: 'Generate', id: 21, messages, params: sampled[0] }),
+        worker.request({ type: 'Generate', id: 22, messages, params: { max_new_tokens: 500, ignore_eos: true } }, undefined, (answer) => {
+          if (answer.type === 'Token') worker.postRaw(JSON.stringify({ type: 'Cancel', id: 22 }));
+        }),
+        worker.request({ type: 'Generate', id: 23, messages, params: sampled[1] }),
+        worker.request({ type: 'Score', id: 24, prompt: { kind: 'text', text: 'x' }, candidates: ['1', '2'] }),
+      ];
+      return Promise.all(asked);
+    },
+    { messages, greedy, sampled: [sampled(1), sampled(2)] },
+  );
+  const [batchedGreedy, batchedFirst, batchedCancelled, batchedSecond, batchedScore] = together.map(finalAnswer);
+  assert.equal(batchedGreedy.text, done.text, 'greedy text alone and batched');
+  assert.equal(batchedCancelled.stats.stop_reason, 'cancelled');
+  assert.equal(batchedScore.type, 'Scores');
+  for (const [batched, params] of [[batchedFirst, sampled(1)], [batchedSecond, sampled(2)]]) {
+    const alone = finalAnswer(await request({ type: 'Generate', id: 30 + params.seed, messages, params }));
+    assert.equal(batched.text, alone.text, `seed ${params.seed}: alone and batched`);
+    assert.equal(together.find((answers) => finalAnswer(answers) === batched).filter((a) => a.type === 'Token').map((a) => a.text).join(''), batched.text);
+  }
+  assert.notEqual(batchedFirst.text, batchedSecond.text, 'two seeds, two samples');
+
   const pong = finalAnswer(await request({ type: 'Ping', id: 17 }));
   assert.ok(pong.memory_bytes > ready.model.weights_bytes, `wasm memory ${pong.memory_bytes} holds the weights`);
 

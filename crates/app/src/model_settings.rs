@@ -438,9 +438,14 @@ fn describe(stats: &GenerationStats) -> String {
         StopReason::ContextFull => "context full",
         StopReason::Cancelled => "stopped",
     };
+    let read = stats.prompt_tokens - stats.cached_prompt_tokens.min(stats.prompt_tokens);
+    let cached = match stats.cached_prompt_tokens {
+        0 => String::new(),
+        n => format!(" ({n} more from the cache of a prompt that began the same)"),
+    };
     format!(
-        "{} prompt tokens read at {:.0} tok/s · {} tokens written at {:.1} tok/s · {why}",
-        stats.prompt_tokens, stats.prefill_tokens_per_second, stats.generated_tokens, stats.decode_tokens_per_second
+        "{read} prompt tokens read at {:.0} tok/s{cached} · {} tokens written at {:.1} tok/s · {why}",
+        stats.prefill_tokens_per_second, stats.generated_tokens, stats.decode_tokens_per_second
     )
 }
 

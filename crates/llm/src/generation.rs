@@ -39,6 +39,12 @@ pub struct GenerationParams {
     /// Keep generating past the end-of-sequence token, up to
     /// `max_new_tokens`: for benchmarks, which need a fixed length.
     pub ignore_eos: bool,
+    /// Start from the attention cache of a prompt the worker holds that
+    /// begins the same way (the other samples of this prompt, say), reading
+    /// only the rest: llama-server's `cache_prompt`. The output is the same
+    /// either way; only the prefill's time differs. Benchmarks turn it off
+    /// to time a whole prefill.
+    pub cache_prompt: bool,
 }
 
 impl Default for GenerationParams {
@@ -53,6 +59,7 @@ impl Default for GenerationParams {
             seed: 0,
             stop: Vec::new(),
             ignore_eos: false,
+            cache_prompt: true,
         }
     }
 }
@@ -117,14 +124,20 @@ pub enum StopReason {
 pub struct GenerationStats {
     /// The prompt's length in tokens.
     pub prompt_tokens: usize,
+    /// How many of them came from a cache of a prompt that began the same
+    /// way, not read again (see [`GenerationParams::cache_prompt`]).
+    #[serde(default)]
+    pub cached_prompt_tokens: usize,
     /// How many tokens were generated, including any cut off by a stop
     /// string but not the end-of-sequence token.
     pub generated_tokens: usize,
-    /// Seconds spent reading the prompt (the prefill pass).
+    /// Seconds spent reading the prompt (the prefill pass): the tokens not
+    /// cached.
     pub prefill_seconds: f64,
     /// Seconds spent generating after the prefill.
     pub decode_seconds: f64,
-    /// Prompt tokens read per second; 0 when the clock did not move.
+    /// Prompt tokens read per second (cached ones not counted); 0 when the
+    /// clock did not move.
     pub prefill_tokens_per_second: f64,
     /// Tokens generated per second after the first; 0 when the clock did not
     /// move.

@@ -331,6 +331,7 @@ mod tests {
                 text: "Hello".into(),
                 stats: GenerationStats {
                     prompt_tokens: 12,
+                    cached_prompt_tokens: 0,
                     generated_tokens: 2,
                     prefill_seconds: 0.5,
                     decode_seconds: 0.25,

@@ -208,7 +208,13 @@ async function eachPoolSample({ conversations, samples, budgetSeconds }, inFligh
  * No change to the worker is needed for this. Past `budgetSeconds` it stops,
  * as `poolJob` does.
  */
-async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSeconds = Infinity }) {
+async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSeconds = Infinity, warmUp = false }) {
+  if (warmUp) {
+    // Every worker's first judge pass, untimed.
+    const score = (record, worker) => prefab.request({ type: 'Score', prompt: { kind: 'chat', ...record }, candidates }, 'Scores', worker);
+    await Promise.all(prefab.workers.map((_, worker) => Promise.all(records.map((record) => score(record, worker)))));
+    return { records: 0, seconds: 0, expected: [] };
+  }
   if (prefab.workers.length > 1) return judgeJobOnEveryWorker(prefab, { records, candidates, budgetSeconds });
   const begun = performance.now();
   let seconds = 0;
@@ -340,11 +346,16 @@ class PrefabEngine {
       {
         type: 'Generate',
         messages: CONVERSATION,
-        params: { temperature: 0, max_new_tokens: NEW_TOKENS, ignore_eos: true, repetition_penalty: 1.0 },
+        // As wllama's `cache_prompt: false` below: the worker keeps the last
+        // run's cache, and the next prefill would read one token of the 300.
+        params: { temperature: 0, max_new_tokens: NEW_TOKENS, ignore_eos: true, repetition_penalty: 1.0, cache_prompt: false },
       },
       'Done',
     );
     const stats = done.stats;
+    if (stats.cached_prompt_tokens !== 0) {
+      throw new Error(`Prefab reused ${stats.cached_prompt_tokens} cached prompt tokens; the prefill figure would be wrong`);
+    }
     return {
       promptTokens: stats.prompt_tokens,
       generatedTokens: stats.generated_tokens,

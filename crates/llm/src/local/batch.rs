@@ -71,8 +71,9 @@ impl<K: PartialEq + Clone> Batch<K> {
     }
 
     /// Starts generating after `prompt` (already rendered text): reads the
-    /// part of the prompt no running or kept cache holds. The sequence's
-    /// first text comes with the next [`Batch::step`].
+    /// part of the prompt no running or kept cache holds (all of it when
+    /// `params.cache_prompt` is off). The sequence's first text comes with
+    /// the next [`Batch::step`].
     pub fn start(
         &mut self,
         engine: &Engine,
@@ -84,7 +85,7 @@ impl<K: PartialEq + Clone> Batch<K> {
         params.validate()?;
         let started = clock.seconds();
         let tokens = engine.prompt_tokens(prompt)?;
-        let mut cache = self.cache_for(engine, &tokens);
+        let mut cache = if params.cache_prompt { self.cache_for(engine, &tokens) } else { engine.model.new_cache() };
         let shared = cache.len();
         let logits = engine.model.forward(&mut cache, &tokens[shared..])?;
         let read = tokens.len() - shared;

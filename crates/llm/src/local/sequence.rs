@@ -154,6 +154,7 @@ impl Sequence {
             text: self.stream.text().to_owned(),
             stats: GenerationStats {
                 prompt_tokens: self.prompt_tokens,
+                cached_prompt_tokens: self.prompt_tokens - self.prompt_read,
                 generated_tokens: self.generated,
                 prefill_seconds,
                 decode_seconds,

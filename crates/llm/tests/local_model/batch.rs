@@ -64,6 +64,23 @@ fn each_generation_of_a_batch_is_what_it_is_alone() {
         assert_eq!(batched.stats.prompt_tokens, single.stats.prompt_tokens);
     }
     assert_ne!(together[1].1.text, together[2].1.text, "two seeds, two samples");
+    // The first sample read the prompt; the others started from its cache
+    // and read only its last token (which gives the logits).
+    let prompt_tokens = together[0].1.stats.prompt_tokens;
+    let cached: Vec<usize> = together.iter().map(|(_, generation)| generation.stats.cached_prompt_tokens).collect();
+    assert_eq!(cached[..4], [0, prompt_tokens - 1, prompt_tokens - 1, prompt_tokens - 1]);
+    // The other prompt shares the chat template's opening with them.
+    assert!(cached[4] > 0 && cached[4] < together[4].1.stats.prompt_tokens, "{cached:?}");
+
+    // Without `cache_prompt` every prompt is read whole, to the same text.
+    let uncached: Vec<_> = requests
+        .iter()
+        .map(|(prompt, params)| (prompt.clone(), GenerationParams { cache_prompt: false, ..params.clone() }))
+        .collect();
+    for ((_, whole), (_, cached)) in run_batch(&engine, &uncached).iter().zip(&together) {
+        assert_eq!(whole.stats.cached_prompt_tokens, 0);
+        assert_eq!(whole.text, cached.text);
+    }
     assert_eq!(together[3].1.stats.stop_reason, StopReason::StopString, "{:?}", together[3].1);
 }
 
