@@ -26,11 +26,11 @@
 
 use std::collections::BTreeMap;
 
+use futures::channel::mpsc::UnboundedReceiver;
 use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use prefab_llm::model_id::{self, ModelId};
-use futures::channel::mpsc::UnboundedReceiver;
 use prefab_llm::model_info::engine_count;
 use prefab_llm::protocol::{ModelSource, RequestId, WorkerRequest, WorkerResponse};
 use prefab_llm::{ChatMessage, GenerationParams, LoadOptions, LoadStage, ModelInfo, Prompt};
@@ -296,14 +296,15 @@ impl LocalModel {
             }
         });
         let loaded: Vec<ModelWorker> = futures::future::join_all(loads).await.into_iter().flatten().collect();
-        // The workers that hold the model go first, so `engines` counts them.
+        // The workers that hold the model stay; any other (one that failed,
+        // or one a smaller model had and this one does not get) is stopped,
+        // giving its memory back.
         self.workers.update_value(|workers| {
             let first = workers.remove(0);
-            workers.retain(|worker| !loaded.iter().any(|ready| ready.same(worker)));
-            let mut ordered = vec![first];
-            ordered.extend(loaded.iter().cloned());
-            ordered.append(workers);
-            *workers = ordered;
+            for surplus in workers.iter().filter(|worker| !loaded.iter().any(|ready| ready.same(worker))) {
+                surplus.stop();
+            }
+            *workers = std::iter::once(first).chain(loaded.iter().cloned()).collect();
         });
         self.engines.set(1 + loaded.len());
     }

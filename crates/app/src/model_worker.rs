@@ -131,6 +131,15 @@ impl ModelWorker {
         self.inner.waiting.borrow().len()
     }
 
+    /// Stops the worker for good, and with it its model's memory. Requests
+    /// still waiting end without a last answer (their channels close).
+    pub fn stop(&self) {
+        self.inner.waiting.borrow_mut().clear();
+        if let Some(worker) = &self.inner.worker {
+            worker.terminate();
+        }
+    }
+
     /// Whether both handles are of the same worker.
     pub fn same(&self, other: &ModelWorker) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
