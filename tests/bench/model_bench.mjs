@@ -13,7 +13,7 @@
 // 2. The pool job: the 10 demo prompts × 4 samples × 64 new tokens (EOS
 //    ignored, temperature 0.7, seeds 0..3), as generated tokens per second,
 //    for Prefab on one worker and on one per core (./page/bench.mjs
-//    `poolJob`: 4 requests in flight per worker, decoded together) and
+//    `poolJob`: 8 requests in flight per worker, decoded together) and
 //    wllama on all threads.
 // 3. The judge job: the logit judge on 40 records (the demo prompts, 4
 //    completions each, one judge prompt), records per minute, on one worker
@@ -156,7 +156,12 @@ async function main() {
     if (!(await page.evaluate(() => crossOriginIsolated))) {
       console.log('  note: the page is not cross-origin isolated (missing COOP/COEP headers): wllama cannot use threads');
     }
-    const { prompt, cores, prefabEngines } = await page.evaluate(() => ({ prompt: window.bench.prompt, cores: window.bench.cores, prefabEngines: window.bench.prefabEngines }));
+    const { prompt, cores, prefabEngines, prefabInFlight } = await page.evaluate(() => ({
+      prompt: window.bench.prompt,
+      cores: window.bench.cores,
+      prefabEngines: window.bench.prefabEngines,
+      prefabInFlight: window.bench.prefabInFlight,
+    }));
     const threadsOf = { prefab: 1, 'prefab-mt': prefabEngines, wllama: 1, 'wllama-mt': cores };
 
     const call = (what, fn, ...args) =>
@@ -307,8 +312,8 @@ async function main() {
       console.log(`      judge = the logit judge (${requests.aspect}) on ${requests.judge_job.length} records: the demo prompts × 4 completions`);
       const jobRows = [['job', 'engine', 'how', 'work', 'seconds', 'throughput']];
       const how = {
-        prefab: '4 Generate in flight, decoded together',
-        'prefab-mt': `4 Generate in flight per worker, ${threadsOf['prefab-mt']} workers`,
+        prefab: `${prefabInFlight} Generate in flight, decoded together`,
+        'prefab-mt': `${prefabInFlight} Generate in flight per worker, ${threadsOf['prefab-mt']} workers`,
         'wllama-mt': 'one chat completion after another',
       };
       for (const [name, result] of Object.entries(pools)) {

@@ -34,6 +34,11 @@ impl KvCache {
         self.keys.is_empty()
     }
 
+    /// The memory the keys and values take.
+    pub fn size_in_bytes(&self) -> usize {
+        (self.keys.len() + self.values.len()) * std::mem::size_of::<f32>()
+    }
+
     /// Forgets every position from `len` on.
     pub fn truncate(&mut self, len: usize) {
         let width = self.kv_heads * self.head_dim;

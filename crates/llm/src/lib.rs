@@ -28,5 +28,5 @@ pub use chat::{ChatMessage, Prompt, Role};
 pub use error::{Error, ErrorCode, ErrorKind};
 pub use generation::{Generation, GenerationParams, GenerationStats, StopReason};
 #[cfg(feature = "local")]
-pub use local::{Batch, BatchEvent, Clock, Engine, Generator};
+pub use local::{Batch, BatchEvent, Clock, Engine, Generator, KV_BUDGET_BYTES};
 pub use model_info::{LoadOptions, LoadProgress, LoadStage, ModelInfo};

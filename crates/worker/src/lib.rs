@@ -9,7 +9,8 @@
 //!   every model request;
 //! - one serving task takes queued requests in order and owns the
 //!   [`Engine`]. Generations join a [`Batch`] (up to [`BATCH_SIZE`] decode
-//!   together, one pass over the weights per token of all of them); a
+//!   together, one pass over the weights per token of all of them, while
+//!   their attention caches stay under [`KV_BUDGET_BYTES`]); a
 //!   `Score` runs between two of the batch's steps; a `Load` waits until the
 //!   batch is empty. After every step the task returns to the event loop, so
 //!   the handler can take a `Cancel` (or a ping, or another request)
@@ -34,7 +35,7 @@ use futures::StreamExt;
 use js_sys::{Array, ArrayBuffer, Uint8Array};
 use prefab_llm::model_file;
 use prefab_llm::protocol::{self, ModelSource, RequestId, WorkerRequest, WorkerResponse, BATCH_SIZE};
-use prefab_llm::{Batch, BatchEvent, Engine, Error, LoadOptions, LoadStage, Prompt};
+use prefab_llm::{Batch, BatchEvent, Engine, Error, LoadOptions, LoadStage, Prompt, KV_BUDGET_BYTES};
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
@@ -123,7 +124,9 @@ async fn serve(mut queue: UnboundedReceiver<Job>, scope: DedicatedWorkerGlobalSc
         }
         while let Some(job) = waiting.pop_front() {
             let runs_now = match &job.request {
-                WorkerRequest::Generate { .. } => batch.len() < BATCH_SIZE,
+                WorkerRequest::Generate { .. } => {
+                    batch.is_empty() || (batch.len() < BATCH_SIZE && batch.cache_bytes() < KV_BUDGET_BYTES)
+                }
                 WorkerRequest::Load { .. } => batch.is_empty(),
                 _ => true,
             };

@@ -139,11 +139,11 @@ const POOL_TOP_K = 40;
  * the worker decodes that many together (`BATCH_SIZE` in
  * crates/llm/src/protocol.rs), as the page's pool run does.
  */
-const PREFAB_IN_FLIGHT = 4;
+const PREFAB_IN_FLIGHT = 8;
 
 /**
  * Prefab's side of the pool job: every conversation × `samples`, `newTokens`
- * tokens each with EOS ignored, sampled with seeds 0..samples-1, four
+ * tokens each with EOS ignored, sampled with seeds 0..samples-1, eight
  * requests in flight per worker as the page's pool run sends them (the
  * samples of a prompt share its prefill and decode together). Resolves with the tokens
  * generated, the wall seconds and the number of requests. Past
@@ -521,6 +521,7 @@ window.bench = {
   newTokens: NEW_TOKENS,
   cores: CORES,
   prefabEngines: PREFAB_ENGINES,
+  prefabInFlight: PREFAB_IN_FLIGHT,
   /** Loads an engine (closing a loaded one of the same name first). */
   async load(name) {
     await loaded[name]?.close();

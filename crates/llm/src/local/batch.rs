@@ -2,7 +2,7 @@
 //! every running sequence its next token.
 //!
 //! Decoding one sequence reads every weight of the model for each token; the
-//! matrix kernel multiplies a weight block by up to four tokens once it is
+//! matrix kernel multiplies a weight block by several tokens once it is
 //! loaded, so the samples of a prompt (or any generations asked for at the
 //! same time) cost little more together than one alone. Sequences join
 //! ([`Batch::start`]) and leave (at their end, or by [`Batch::cancel`]) at
@@ -24,6 +24,12 @@ use crate::generation::{Generation, GenerationParams};
 /// may share. A cache costs `layers × kv_heads × head_dim × 8` bytes per
 /// position (46 KB for SmolLM2-135M: ~14 MB for a 300-token prompt).
 pub const KEPT_CACHES: usize = 2;
+
+/// The attention caches a worker lets a batch grow to before a new
+/// sequence waits: 256 MiB, about 5,700 positions of SmolLM2-135M (eight
+/// sequences of ~700 tokens). A sequence already running is never stopped
+/// for it; only admissions wait.
+pub const KV_BUDGET_BYTES: usize = 256 << 20;
 
 /// What happened to one sequence in a step.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +69,11 @@ impl<K: PartialEq + Clone> Batch<K> {
     /// Whether no sequence is running.
     pub fn is_empty(&self) -> bool {
         self.running.is_empty()
+    }
+
+    /// The memory the running sequences' attention caches take.
+    pub fn cache_bytes(&self) -> usize {
+        self.running.iter().map(|(_, sequence)| sequence.cache.size_in_bytes()).sum()
     }
 
     /// Whether a sequence with this key is running.

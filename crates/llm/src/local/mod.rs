@@ -27,7 +27,7 @@ mod tokenizer;
 
 use std::ops::ControlFlow;
 
-pub use self::batch::{Batch, BatchEvent, KEPT_CACHES};
+pub use self::batch::{Batch, BatchEvent, KEPT_CACHES, KV_BUDGET_BYTES};
 use self::chat_template::ChatTemplate;
 use self::gguf::Gguf;
 use self::model::{Cache, Config, Model};

@@ -280,6 +280,11 @@ impl Cache {
         }
     }
 
+    /// The memory the keys and values take.
+    pub(crate) fn size_in_bytes(&self) -> usize {
+        self.layers.iter().map(KvCache::size_in_bytes).sum()
+    }
+
     /// A copy of the first `len` positions (at most all of them).
     pub(crate) fn prefix(&self, len: usize) -> Cache {
         Cache { layers: self.layers.iter().map(|layer| layer.prefix(len)).collect() }

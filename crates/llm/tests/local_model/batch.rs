@@ -107,12 +107,16 @@ fn a_generation_can_join_and_leave_a_running_batch() {
         record(batch.step(&engine, &no_clock).unwrap(), &mut texts);
     }
     // A prompt that shares the first one's beginning joins mid-way.
+    let before = batch.cache_bytes();
+    assert!(before > 0);
     batch.start(&engine, "second", &second, &params, &no_clock).unwrap();
+    assert!(batch.cache_bytes() > before, "the worker counts every running cache against its budget");
     let cancelled = batch.cancel(&"cancelled", &no_clock).expect("it was running");
     assert!(batch.cancel(&"cancelled", &no_clock).is_none(), "it left the batch");
     while !batch.is_empty() {
         record(batch.step(&engine, &no_clock).unwrap(), &mut texts);
     }
+    assert_eq!(batch.cache_bytes(), 0, "ended sequences' caches are kept aside, not counted as running");
     let first_alone = alone(&engine, &first, &params);
     assert_eq!(done["first"].text, first_alone.text);
     assert_eq!(done["second"].text, alone(&engine, &second, &params).text);
