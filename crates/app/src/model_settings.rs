@@ -151,7 +151,7 @@ pub fn ModelSettings() -> impl IntoView {
                     <input type="checkbox" data-testid="model-requantize"
                         prop:checked=requantize
                         on:change=move |event| requantize.set(event_target_checked(&event)) />
-                    "Re-quantize Q4_1, Q5 and K-quant weights to Q8_0: several times faster, about 1.5× their memory"
+                    "Re-quantize Q4_1, Q5, Q3_K, Q5_K and Q6_K weights to Q8_0: several times faster, about 1.5× their memory (Q8_0 and Q4_K run as they are)"
                 </label>
                 <div class="buttons">
                     <button type="submit" data-testid="model-load" disabled=loading>"Load model"</button>

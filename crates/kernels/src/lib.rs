@@ -24,13 +24,19 @@
 //! [`KvCache`] holds a layer's keys and values and computes causal attention
 //! in an order that does not depend on how the tokens were batched.
 //!
-//! The SIMD128 tile runs in WebAssembly; elsewhere a portable tile with the
-//! same arithmetic (which the compiler vectorizes) runs the native tests.
+//! [`Q4Matrix`] does the same for Q4_K weights (the Hub's most common type),
+//! unpacked at load into blocks of 32 four-bit weights with an f32 scale and
+//! offset each: 24 bytes per 32 weights, two thirds of Q8_0's.
+//!
+//! The SIMD128 tiles run in WebAssembly; elsewhere portable tiles with the
+//! same arithmetic (which the compiler vectorizes) run the native tests.
 
 mod attention;
+mod q4;
 mod tile;
 
 pub use attention::KvCache;
+pub use q4::{Q4Matrix, SUPER_BLOCK};
 
 use std::fmt;
 use std::ops::Range;
@@ -60,6 +66,8 @@ const ROW_TILE_ONE_TOKEN: usize = 4;
 pub enum LayoutError {
     /// Rows must be whole blocks of 32 weights.
     NotWholeBlocks { columns: usize },
+    /// Rows of Q4_K must be whole super-blocks of 256 weights.
+    NotWholeSuperBlocks { columns: usize },
     /// The data is not as long as the shape says.
     WrongLength { expected: usize, found: usize },
 }
@@ -70,6 +78,9 @@ impl fmt::Display for LayoutError {
             LayoutError::NotWholeBlocks { columns } => {
                 write!(f, "rows of {columns} weights are not whole blocks of {BLOCK}")
             }
+            LayoutError::NotWholeSuperBlocks { columns } => {
+                write!(f, "rows of {columns} weights are not whole super-blocks of {SUPER_BLOCK}")
+            }
             LayoutError::WrongLength { expected, found } => {
                 write!(f, "expected {expected} bytes or values, found {found}")
             }
@@ -78,6 +89,53 @@ impl fmt::Display for LayoutError {
 }
 
 impl std::error::Error for LayoutError {}
+
+/// A weight matrix in one of the kernels' formats.
+#[derive(Debug, Clone)]
+pub enum Matrix {
+    Q8(Q8Matrix),
+    Q4(Q4Matrix),
+}
+
+impl Matrix {
+    pub fn rows(&self) -> usize {
+        match self {
+            Matrix::Q8(matrix) => matrix.rows(),
+            Matrix::Q4(matrix) => matrix.rows(),
+        }
+    }
+
+    pub fn columns(&self) -> usize {
+        match self {
+            Matrix::Q8(matrix) => matrix.columns(),
+            Matrix::Q4(matrix) => matrix.columns(),
+        }
+    }
+
+    /// The memory the weights take.
+    pub fn size_in_bytes(&self) -> usize {
+        match self {
+            Matrix::Q8(matrix) => matrix.size_in_bytes(),
+            Matrix::Q4(matrix) => matrix.size_in_bytes(),
+        }
+    }
+
+    /// Row `row` as f32 (see [`Q8Matrix::dequantize_row`]).
+    pub fn dequantize_row(&self, row: usize, out: &mut [f32]) {
+        match self {
+            Matrix::Q8(matrix) => matrix.dequantize_row(row, out),
+            Matrix::Q4(matrix) => matrix.dequantize_row(row, out),
+        }
+    }
+
+    /// `x · Wᵀ` into `out[t × rows + r]` (see [`Q8Matrix::matmul`]).
+    pub fn matmul(&self, x: &Activations, out: &mut [f32]) {
+        match self {
+            Matrix::Q8(matrix) => matrix.matmul(x, out),
+            Matrix::Q4(matrix) => matrix.matmul(x, out),
+        }
+    }
+}
 
 /// A weight matrix in Q8_0: each row is blocks of 32 signed bytes, and
 /// weight `j` of block `b` of row `r` is `scales[r][b] * quants[r][32 b + j]`.
@@ -174,37 +232,15 @@ impl Q8Matrix {
     /// activations: every token's output row by row, as `x · Wᵀ`. Panics
     /// when the shapes disagree.
     pub fn matmul(&self, x: &Activations, out: &mut [f32]) {
-        assert_eq!(x.columns, self.columns, "the activations' width is the weights' columns");
-        assert_eq!(out.len(), x.tokens * self.rows, "one output per token and weight row");
-        for chunk_start in (0..self.rows).step_by(ROW_CHUNK) {
-            let chunk_end = (chunk_start + ROW_CHUNK).min(self.rows);
-            let mut t = 0;
-            while t + TOKEN_TILE <= x.tokens {
-                self.tiles::<ROW_TILE, TOKEN_TILE>(x, chunk_start..chunk_end, t, out);
-                t += TOKEN_TILE;
-            }
-            while t < x.tokens {
-                self.tiles::<ROW_TILE_ONE_TOKEN, 1>(x, chunk_start..chunk_end, t, out);
-                t += 1;
-            }
-        }
+        matmul_in_tiles(self, x, out);
+    }
+}
+
+impl Tiles for Q8Matrix {
+    fn shape(&self) -> (usize, usize) {
+        (self.rows, self.columns)
     }
 
-    /// Multiplies `rows` by tokens `t..t + T`, `R` rows at a time.
-    fn tiles<const R: usize, const T: usize>(&self, x: &Activations, rows: Range<usize>, t: usize, out: &mut [f32]) {
-        let mut r = rows.start;
-        while r < rows.end {
-            if r + R <= rows.end {
-                self.tile::<R, T>(x, r, t, out);
-                r += R;
-            } else {
-                self.tile::<1, T>(x, r, t, out);
-                r += 1;
-            }
-        }
-    }
-
-    /// Rows `r..r + R` times tokens `t..t + T`, into `out`.
     #[inline(always)]
     fn tile<const R: usize, const T: usize>(&self, x: &Activations, r: usize, t: usize, out: &mut [f32]) {
         let blocks = self.columns / BLOCK;
@@ -212,15 +248,62 @@ impl Q8Matrix {
             quants: &self.quants[(r + i) * self.columns..][..self.columns],
             scales: &self.scales[(r + i) * blocks..][..blocks],
         });
-        let tokens = std::array::from_fn(|j| tile::Token {
-            quants: &x.quants[(t + j) * self.columns..][..self.columns],
-            scales: &x.scales[(t + j) * blocks..][..blocks],
-        });
-        let sums = tile::dot::<R, T>(&rows, &tokens);
-        for (i, row) in sums.iter().enumerate() {
-            for (j, &sum) in row.iter().enumerate() {
-                out[(t + j) * self.rows + r + i] = sum;
-            }
+        let sums = tile::dot::<R, T>(&rows, &x.tokens_at::<T>(t));
+        write_tile(&sums, self.rows, r, t, out);
+    }
+}
+
+/// A weight matrix the kernels multiply in tiles: `R` rows by `T` tokens at
+/// a time.
+trait Tiles {
+    /// `(rows, columns)`.
+    fn shape(&self) -> (usize, usize);
+
+    /// Rows `r..r + R` times tokens `t..t + T`, into `out`.
+    fn tile<const R: usize, const T: usize>(&self, x: &Activations, r: usize, t: usize, out: &mut [f32]);
+}
+
+/// `out[t × rows + r]` = row `r` · token `t`, chunk of rows by chunk: every
+/// token passes over a chunk's rows, [`TOKEN_TILE`] at a time, before the
+/// next chunk. Panics when the shapes disagree.
+fn matmul_in_tiles<M: Tiles>(matrix: &M, x: &Activations, out: &mut [f32]) {
+    let (rows, columns) = matrix.shape();
+    assert_eq!(x.columns, columns, "the activations' width is the weights' columns");
+    assert_eq!(out.len(), x.tokens * rows, "one output per token and weight row");
+    for chunk_start in (0..rows).step_by(ROW_CHUNK) {
+        let chunk = chunk_start..(chunk_start + ROW_CHUNK).min(rows);
+        let mut t = 0;
+        while t + TOKEN_TILE <= x.tokens {
+            tiles::<M, ROW_TILE, TOKEN_TILE>(matrix, x, chunk.clone(), t, out);
+            t += TOKEN_TILE;
+        }
+        while t < x.tokens {
+            tiles::<M, ROW_TILE_ONE_TOKEN, 1>(matrix, x, chunk.clone(), t, out);
+            t += 1;
+        }
+    }
+}
+
+/// Multiplies `rows` by tokens `t..t + T`, `R` rows at a time.
+fn tiles<M: Tiles, const R: usize, const T: usize>(matrix: &M, x: &Activations, rows: Range<usize>, t: usize, out: &mut [f32]) {
+    let mut r = rows.start;
+    while r < rows.end {
+        if r + R <= rows.end {
+            matrix.tile::<R, T>(x, r, t, out);
+            r += R;
+        } else {
+            matrix.tile::<1, T>(x, r, t, out);
+            r += 1;
+        }
+    }
+}
+
+/// Writes a tile's `[row][token]` sums to `out[(t + j) × rows + r + i]`.
+#[inline(always)]
+fn write_tile<const R: usize, const T: usize>(sums: &[[f32; T]; R], rows: usize, r: usize, t: usize, out: &mut [f32]) {
+    for (i, row) in sums.iter().enumerate() {
+        for (j, &sum) in row.iter().enumerate() {
+            out[(t + j) * rows + r + i] = sum;
         }
     }
 }
@@ -232,6 +315,9 @@ pub struct Activations {
     columns: usize,
     scales: Vec<f32>,
     quants: Vec<i16>,
+    /// Per block, its scale times the sum of its integers: what a block of
+    /// weights with an offset (Q4_K's `- min`) multiplies the offset by.
+    sums: Vec<f32>,
 }
 
 impl Activations {
@@ -243,14 +329,32 @@ impl Activations {
         assert_eq!(values.len() % columns, 0, "{} values are not whole rows of {columns}", values.len());
         let mut scales = Vec::with_capacity(values.len() / BLOCK);
         let mut quants = Vec::with_capacity(values.len());
+        let mut sums = Vec::with_capacity(values.len() / BLOCK);
         for block in values.chunks_exact(BLOCK) {
-            scales.push(quantize_block(block, |q| quants.push(q)));
+            let mut sum = 0i32;
+            let scale = quantize_block(block, |q| {
+                sum += i32::from(q);
+                quants.push(q);
+            });
+            scales.push(scale);
+            sums.push(scale * sum as f32);
         }
-        Activations { tokens: values.len() / columns, columns, scales, quants }
+        Activations { tokens: values.len() / columns, columns, scales, quants, sums }
     }
 
     pub fn tokens(&self) -> usize {
         self.tokens
+    }
+
+    /// Tokens `t..t + T`, as the tiles read them.
+    #[inline(always)]
+    fn tokens_at<const T: usize>(&self, t: usize) -> [tile::Token<'_>; T] {
+        let blocks = self.columns / BLOCK;
+        std::array::from_fn(|j| tile::Token {
+            quants: &self.quants[(t + j) * self.columns..][..self.columns],
+            scales: &self.scales[(t + j) * blocks..][..blocks],
+            sums: &self.sums[(t + j) * blocks..][..blocks],
+        })
     }
 }
 

@@ -14,10 +14,45 @@ pub(crate) struct Row<'a> {
     pub(crate) scales: &'a [f32],
 }
 
-/// One token's activations: quantized, widened, and their block scales.
+/// One token's activations: quantized, widened, their block scales, and
+/// each block's scale times the sum of its integers.
 pub(crate) struct Token<'a> {
     pub(crate) quants: &'a [i16],
     pub(crate) scales: &'a [f32],
+    pub(crate) sums: &'a [f32],
+}
+
+/// One Q4 weight row: 16 bytes per block of 32 (byte `k` holds weight `k`
+/// in its low nibble and weight `k + 16` in its high one), and each block's
+/// scale and offset: weight = scale × nibble − min.
+pub(crate) struct Q4Row<'a> {
+    pub(crate) quants: &'a [u8],
+    pub(crate) scales: &'a [f32],
+    pub(crate) mins: &'a [f32],
+}
+
+/// The dot products of each of the Q4 `rows` with each of `tokens`:
+/// `[row][token]`. Per block, `scale × Σ nibble·x − min × Σ x`, the first
+/// sum exact in integers.
+#[inline(always)]
+pub(crate) fn dot_q4<const R: usize, const T: usize>(rows: &[Q4Row<'_>; R], tokens: &[Token<'_>; T]) -> [[f32; T]; R] {
+    let blocks = rows[0].scales.len();
+    for row in rows {
+        assert!(row.quants.len() == blocks * super::BLOCK / 2 && row.scales.len() == blocks && row.mins.len() == blocks);
+    }
+    for token in tokens {
+        assert!(token.quants.len() == blocks * super::BLOCK && token.scales.len() == blocks && token.sums.len() == blocks);
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // SAFETY: as for `dot`: block `b` is bytes `16 b .. 16 b + 16` of a
+        // row and values `32 b .. 32 b + 32` of a token, lengths checked.
+        unsafe { simd128::dot_q4(rows, tokens, blocks) }
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        portable::dot_q4(rows, tokens, blocks)
+    }
 }
 
 /// The dot products of each of `rows` with each of `tokens`: `[row][token]`.
@@ -46,7 +81,7 @@ pub(crate) fn dot<const R: usize, const T: usize>(rows: &[Row<'_>; R], tokens: &
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128 {
-    use super::{Row, Token};
+    use super::{Q4Row, Row, Token};
     use crate::BLOCK;
     use core::arch::wasm32::*;
 
@@ -87,29 +122,93 @@ mod simd128 {
             })
         })
     }
+
+    #[inline(always)]
+    pub(super) unsafe fn dot_q4<const R: usize, const T: usize>(
+        rows: &[Q4Row<'_>; R],
+        tokens: &[Token<'_>; T],
+        blocks: usize,
+    ) -> [[f32; T]; R] {
+        let mut sums = [[f32x4_splat(0.0); T]; R];
+        let mut offsets = [[0.0f32; T]; R];
+        let low_nibbles = u8x16_splat(0x0F);
+        for b in 0..blocks {
+            let at = b * BLOCK;
+            // Each row's 32 nibbles, widened to i16 in four vectors of 8:
+            // weights 0–7, 8–15 (low nibbles), 16–23, 24–31 (high nibbles).
+            let w: [[v128; 4]; R] = std::array::from_fn(|r| {
+                let bytes = v128_load(rows[r].quants.as_ptr().add(b * BLOCK / 2) as *const v128);
+                let (low, high) = (v128_and(bytes, low_nibbles), u8x16_shr(bytes, 4));
+                [u16x8_extend_low_u8x16(low), u16x8_extend_high_u8x16(low), u16x8_extend_low_u8x16(high), u16x8_extend_high_u8x16(high)]
+            });
+            for (t, token) in tokens.iter().enumerate() {
+                let x: [v128; 4] = std::array::from_fn(|part| v128_load(token.quants.as_ptr().add(at + 8 * part) as *const v128));
+                let token_scale = *token.scales.get_unchecked(b);
+                let token_sum = *token.sums.get_unchecked(b);
+                for r in 0..R {
+                    let mut products = i32x4_dot_i16x8(w[r][0], x[0]);
+                    for part in 1..4 {
+                        products = i32x4_add(products, i32x4_dot_i16x8(w[r][part], x[part]));
+                    }
+                    let scale = f32x4_splat(*rows[r].scales.get_unchecked(b) * token_scale);
+                    sums[r][t] = f32x4_add(sums[r][t], f32x4_mul(f32x4_convert_i32x4(products), scale));
+                    offsets[r][t] += *rows[r].mins.get_unchecked(b) * token_sum;
+                }
+            }
+        }
+        std::array::from_fn(|r| {
+            std::array::from_fn(|t| {
+                let sum = sums[r][t];
+                f32x4_extract_lane::<0>(sum) + f32x4_extract_lane::<1>(sum) + f32x4_extract_lane::<2>(sum) + f32x4_extract_lane::<3>(sum)
+                    - offsets[r][t]
+            })
+        })
+    }
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 mod portable {
-    use super::{Row, Token};
+    use super::{Q4Row, Row, Token};
     use crate::BLOCK;
+
+    /// `[row][token]`: `pair` of each row with each token.
+    fn each_pair<W, const R: usize, const T: usize>(
+        rows: &[W; R],
+        tokens: &[Token<'_>; T],
+        pair: impl Fn(&W, &Token<'_>) -> f32,
+    ) -> [[f32; T]; R] {
+        std::array::from_fn(|r| std::array::from_fn(|t| pair(&rows[r], &tokens[t])))
+    }
 
     pub(super) fn dot<const R: usize, const T: usize>(
         rows: &[Row<'_>; R],
         tokens: &[Token<'_>; T],
         blocks: usize,
     ) -> [[f32; T]; R] {
-        let mut sums = [[0.0f32; T]; R];
-        for (row, sums) in rows.iter().zip(&mut sums) {
-            for (token, sum) in tokens.iter().zip(sums) {
-                for b in 0..blocks {
-                    let w = &row.quants[b * BLOCK..][..BLOCK];
-                    let x = &token.quants[b * BLOCK..][..BLOCK];
-                    let products: i32 = w.iter().zip(x).map(|(&w, &x)| i32::from(w) * i32::from(x)).sum();
-                    *sum += products as f32 * (row.scales[b] * token.scales[b]);
-                }
-            }
-        }
-        sums
+        each_pair(rows, tokens, |row, token| {
+            (0..blocks).fold(0.0, |sum, b| {
+                let w = &row.quants[b * BLOCK..][..BLOCK];
+                let x = &token.quants[b * BLOCK..][..BLOCK];
+                let products: i32 = w.iter().zip(x).map(|(&w, &x)| i32::from(w) * i32::from(x)).sum();
+                sum + products as f32 * (row.scales[b] * token.scales[b])
+            })
+        })
+    }
+
+    pub(super) fn dot_q4<const R: usize, const T: usize>(
+        rows: &[Q4Row<'_>; R],
+        tokens: &[Token<'_>; T],
+        blocks: usize,
+    ) -> [[f32; T]; R] {
+        each_pair(rows, tokens, |row, token| {
+            let (sum, offset) = (0..blocks).fold((0.0f32, 0.0f32), |(sum, offset), b| {
+                let bytes = &row.quants[b * BLOCK / 2..][..BLOCK / 2];
+                let x = &token.quants[b * BLOCK..][..BLOCK];
+                let nibble = |k: usize| i32::from(if k < 16 { bytes[k] & 0x0F } else { bytes[k - 16] >> 4 });
+                let products: i32 = (0..BLOCK).map(|k| nibble(k) * i32::from(x[k])).sum();
+                (sum + products as f32 * (row.scales[b] * token.scales[b]), offset + row.mins[b] * token.sums[b])
+            });
+            sum - offset
+        })
     }
 }

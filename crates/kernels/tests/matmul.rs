@@ -6,29 +6,15 @@
 //! that power), so the expected outputs are exact sums of integer products,
 //! scaled: any difference beyond float rounding is a kernel error.
 
+mod common;
+
+use common::{activations, Numbers};
 use prefab_kernels::{Activations, LayoutError, Q8Matrix, BLOCK};
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
-
-/// A deterministic stream of numbers (xorshift).
-struct Numbers(u64);
-
-impl Numbers {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// An integer in `-limit..=limit`.
-    fn int(&mut self, limit: i64) -> i64 {
-        (self.next() % (2 * limit as u64 + 1)) as i64 - limit
-    }
-}
 
 /// A GGUF Q8_0 matrix: its bytes, and each block's scale and integers.
 struct Weights {
@@ -50,21 +36,6 @@ fn weights(rows: usize, columns: usize, numbers: &mut Numbers) -> Weights {
         }
     }
     weights
-}
-
-/// Activations that quantize exactly: per block, integers whose largest
-/// magnitude is 127, times 2^k. Returns the values, the integers and scales.
-fn activations(tokens: usize, columns: usize, numbers: &mut Numbers) -> (Vec<f32>, Vec<i64>, Vec<f32>) {
-    let (mut values, mut ints, mut scales) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..tokens * columns / BLOCK {
-        let scale = 2f32.powi(numbers.int(6) as i32);
-        let first = ints.len();
-        ints.extend((0..BLOCK).map(|_| numbers.int(126)));
-        ints[first + (numbers.next() as usize % BLOCK)] = if numbers.next() % 2 == 0 { 127 } else { -127 };
-        values.extend(ints[first..].iter().map(|&q| q as f32 * scale));
-        scales.push(scale);
-    }
-    (values, ints, scales)
 }
 
 /// Checks the kernel on `tokens × columns` activations and `rows` weights.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct LoadOptions {
     /// Re-quantize weights of types that have no fast kernel in WebAssembly
-    /// (Q4_1, Q5_0, Q5_1, Q3_K, Q5_K…) to Q8_0 at load. Decoding gets
+    /// (Q4_1, Q5_0, Q5_1, Q3_K, Q5_K, Q6_K…) to Q8_0 at load. Decoding gets
     /// several times faster for about 1.7× the memory of those weights; see
     /// the engine's `gguf` module.
     pub requantize: bool,

@@ -28,6 +28,15 @@
 //! Prefab's kernel (`prefab_kernels::Q8Matrix`), which keeps each block's
 //! scale as f32: 36 bytes per 32 weights.
 //!
+//! Q4_K, the Hub's most common type (`Q4_K_M`, `Q4_K_S` files), has a kernel
+//! of Prefab's too (`prefab_kernels::Q4Matrix`): its weights are kept
+//! exactly, unpacked into 24 bytes per 32 (the file's 18), and multiplied
+//! several tokens per pass like Q8_0's. Q6_K, which those files use for a
+//! few tensors (the output projection, some feed-forward), is re-quantized
+//! to Q8_0 (1.4× its size): candle's SIMD128 kernel for it reads one token
+//! per pass over the weights, so a prompt or a batch cost as many passes as
+//! tokens. Q4_0 and Q2_K stay with candle's kernels.
+//!
 //! The cost is memory. Q4_1 stores 32 weights in 20 bytes and the engine's
 //! Q8_0 in 36, so a re-quantized tensor takes 1.8× its size in the file
 //! (Q5_0 and Q5_K: 1.64×, Q3_K: 2.6×). For SmolLM2-135M Q4_1 the 210 Q4_1
@@ -49,8 +58,8 @@ use std::io::Cursor;
 
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::{ggml_file, GgmlDType, QTensor};
-use prefab_kernels::Q8Matrix;
 use candle_core::Device;
+use prefab_kernels::{Q4Matrix, Q8Matrix};
 
 use crate::error::{Error, ErrorKind};
 
@@ -63,14 +72,15 @@ pub(crate) struct Gguf<'a> {
 /// A weight matrix as the engine multiplies it.
 #[derive(Debug)]
 pub(crate) enum Matrix {
-    /// Q8_0, multiplied by Prefab's kernel (`prefab_kernels`).
-    Q8(Q8Matrix),
+    /// Q8_0 or Q4_K, multiplied by Prefab's kernels (`prefab_kernels`).
+    Kernel(prefab_kernels::Matrix),
     /// Any other type, multiplied by candle.
     Other(QTensor),
 }
 
-/// The tensor types with a SIMD128 kernel in candle (or no quantization at
-/// all), which stay as they are.
+/// The tensor types that stay as they are: with a kernel of Prefab's (Q8_0,
+/// Q4_K), a SIMD128 kernel in candle that is worth keeping the file's
+/// smaller size for (Q4_0, Q2_K, Q8_K), or no quantization at all.
 fn is_fast_in_wasm(dtype: GgmlDType) -> bool {
     matches!(
         dtype,
@@ -81,7 +91,6 @@ fn is_fast_in_wasm(dtype: GgmlDType) -> bool {
             | GgmlDType::Q8_0
             | GgmlDType::Q2K
             | GgmlDType::Q4K
-            | GgmlDType::Q6K
             | GgmlDType::Q8K
     )
 }
@@ -283,8 +292,8 @@ impl<'a> Gguf<'a> {
             .map_err(|error| tensor_error(name, &error))
     }
 
-    /// A weight matrix: Q8_0 as Prefab's kernel reads it when it is Q8_0 or
-    /// is re-quantized to it (when `requantize` is on and its type has no
+    /// A weight matrix: as Prefab's kernels read it when it is Q8_0, Q4_K,
+    /// or re-quantized to Q8_0 (when `requantize` is on and its type has no
     /// fast WebAssembly kernel), else as stored, for candle. Also says
     /// whether it was re-quantized.
     pub(crate) fn matrix(&self, name: &str, requantize: bool) -> Result<(Matrix, bool), Error> {
@@ -298,14 +307,19 @@ impl<'a> Gguf<'a> {
         if dtype == GgmlDType::Q8_0 {
             let matrix = Q8Matrix::from_ggml_q8_0(raw, rows, columns)
                 .map_err(|error| tensor_error(name, &error))?;
-            return Ok((Matrix::Q8(matrix), false));
+            return Ok((Matrix::Kernel(prefab_kernels::Matrix::Q8(matrix)), false));
+        }
+        if dtype == GgmlDType::Q4K {
+            let matrix = Q4Matrix::from_ggml_q4_k(raw, rows, columns)
+                .map_err(|error| tensor_error(name, &error))?;
+            return Ok((Matrix::Kernel(prefab_kernels::Matrix::Q4(matrix)), false));
         }
         if !requantize || is_fast_in_wasm(dtype) || columns % prefab_kernels::BLOCK != 0 {
             return Ok((Matrix::Other(self.tensor(name)?), false));
         }
         let matrix =
             to_q8_0(raw, dtype, rows, columns).map_err(|error| tensor_error(name, &error))?;
-        Ok((Matrix::Q8(matrix), true))
+        Ok((Matrix::Kernel(prefab_kernels::Matrix::Q8(matrix)), true))
     }
 
     /// How many tensors of each type the file holds.
@@ -473,5 +487,34 @@ mod tests {
         let worst = before.iter().zip(&after).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         // Q8_0's step is max|w|/127 per block; these weights stay under 2.1.
         assert!(worst <= 2.1 / 127.0, "worst difference {worst}");
+    }
+
+    #[test]
+    fn q4_k_is_read_as_it_is_and_agrees_with_candle() {
+        // candle quantizes to Q4_K as llama.cpp does; its bytes are a GGUF
+        // tensor's.
+        let (rows, columns) = (24, 512);
+        let weights: Vec<f32> = (0..rows * columns).map(|i| ((i * 53 % 211) as f32 - 105.0) / 70.0).collect();
+        let original = candle_core::Tensor::from_vec(weights, (rows, columns), &Device::Cpu).unwrap();
+        let q4_k = QTensor::quantize(&original, GgmlDType::Q4K).unwrap();
+        let matrix = Q4Matrix::from_ggml_q4_k(&q4_k.data().unwrap(), rows, columns).unwrap();
+        let theirs = q4_k.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let mut ours = vec![0.0; rows * columns];
+        for (row, out) in ours.chunks_exact_mut(columns).enumerate() {
+            matrix.dequantize_row(row, out);
+        }
+        assert_eq!(ours, theirs, "the same weights, bit for bit: nothing is re-quantized");
+
+        // The product agrees with candle's Q4_K kernel on three tokens.
+        let input: Vec<f32> = (0..3 * columns).map(|i| ((i * 29 % 97) as f32 - 48.0) / 40.0).collect();
+        let x = candle_core::Tensor::from_vec(input.clone(), (3, columns), &Device::Cpu).unwrap();
+        let reference = candle_core::quantized::QMatMul::from_qtensor(q4_k).unwrap();
+        let theirs = candle_core::Module::forward(&reference, &x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let mut ours = vec![0.0; 3 * rows];
+        matrix.matmul(&prefab_kernels::Activations::quantize(&input, columns), &mut ours);
+        let scale = theirs.iter().fold(0.0f32, |max, v| max.max(v.abs()));
+        let worst = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        // Both round the activations to 8 bits (candle per 256, we per 32).
+        assert!(worst <= 0.02 * scale, "worst difference {worst} of outputs up to {scale}");
     }
 }

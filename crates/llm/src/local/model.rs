@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
-use prefab_kernels::{Activations, KvCache, Q8Matrix};
+use prefab_kernels::{Activations, KvCache};
 
 use super::gguf::{Gguf, Matrix};
 use crate::error::{Error, ErrorKind};
@@ -122,12 +122,12 @@ impl Config {
     }
 }
 
-/// A weight matrix as the engine multiplies it: Q8_0 by Prefab's kernel
-/// (`prefab_kernels`: several tokens per pass over the weights, which is
-/// what makes prefill fast), any other type by candle.
+/// A weight matrix as the engine multiplies it: Q8_0 and Q4_K by Prefab's
+/// kernels (`prefab_kernels`: several tokens per pass over the weights,
+/// which is what makes prefill and batches fast), any other type by candle.
 #[derive(Debug)]
 enum Weights {
-    Q8(Arc<Q8Matrix>),
+    Kernel(Arc<prefab_kernels::Matrix>),
     Candle(QMatMul),
 }
 
@@ -136,7 +136,7 @@ impl Weights {
     fn forward(&self, input: &Input<'_>) -> candle_core::Result<Tensor> {
         match self {
             Weights::Candle(matmul) => matmul.forward(input.tensor),
-            Weights::Q8(matrix) => {
+            Weights::Kernel(matrix) => {
                 let x = input.quantized()?;
                 let mut out = vec![0.0; x.tokens() * matrix.rows()];
                 matrix.matmul(x, &mut out);
@@ -194,14 +194,14 @@ impl Linear {
 /// by row.
 #[derive(Debug)]
 enum EmbeddingTable {
-    Q8(Arc<Q8Matrix>),
+    Kernel(Arc<prefab_kernels::Matrix>),
     Candle(Arc<QTensor>),
 }
 
 impl EmbeddingTable {
     fn rows(&self) -> usize {
         match self {
-            EmbeddingTable::Q8(matrix) => matrix.rows(),
+            EmbeddingTable::Kernel(matrix) => matrix.rows(),
             EmbeddingTable::Candle(tensor) => tensor.shape().dims()[0],
         }
     }
@@ -212,7 +212,7 @@ impl EmbeddingTable {
             EmbeddingTable::Candle(tensor) => {
                 tensor.embedding(&Tensor::new(tokens, &Device::Cpu)?)?.unsqueeze(0)
             }
-            EmbeddingTable::Q8(matrix) => {
+            EmbeddingTable::Kernel(matrix) => {
                 let width = matrix.columns();
                 let mut values = vec![0.0; tokens.len() * width];
                 for (&token, row) in tokens.iter().zip(values.chunks_exact_mut(width)) {
@@ -229,7 +229,7 @@ impl EmbeddingTable {
     /// The output projection when it is this table (tied embeddings).
     fn as_output(&self) -> candle_core::Result<Weights> {
         Ok(match self {
-            EmbeddingTable::Q8(matrix) => Weights::Q8(matrix.clone()),
+            EmbeddingTable::Kernel(matrix) => Weights::Kernel(matrix.clone()),
             EmbeddingTable::Candle(tensor) => Weights::Candle(QMatMul::from_arc(tensor.clone())?),
         })
     }
@@ -330,7 +330,7 @@ impl Loader<'_, '_, '_> {
         let (matrix, requantized) = self.gguf.matrix(name, self.requantize)?;
         self.stats.requantized += usize::from(requantized);
         self.stats.bytes += match &matrix {
-            Matrix::Q8(matrix) => matrix.size_in_bytes(),
+            Matrix::Kernel(matrix) => matrix.size_in_bytes(),
             Matrix::Other(tensor) => tensor.storage_size_in_bytes(),
         } as u64;
         self.loaded();
@@ -339,7 +339,7 @@ impl Loader<'_, '_, '_> {
 
     fn matmul(&mut self, name: &str, shape: (usize, usize)) -> Result<Weights, Error> {
         Ok(match self.matrix(name, shape)? {
-            Matrix::Q8(matrix) => Weights::Q8(Arc::new(matrix)),
+            Matrix::Kernel(matrix) => Weights::Kernel(Arc::new(matrix)),
             Matrix::Other(tensor) => {
                 Weights::Candle(QMatMul::from_qtensor(tensor).map_err(|error| inference(&error))?)
             }
@@ -410,7 +410,7 @@ impl Model {
         }
 
         let embedding = match loader.matrix("token_embd.weight", (vocab, n_embd))? {
-            Matrix::Q8(matrix) => EmbeddingTable::Q8(Arc::new(matrix)),
+            Matrix::Kernel(matrix) => EmbeddingTable::Kernel(Arc::new(matrix)),
             Matrix::Other(tensor) => EmbeddingTable::Candle(Arc::new(tensor)),
         };
         let output = if tied {
