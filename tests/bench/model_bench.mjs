@@ -232,7 +232,7 @@ async function main() {
           // The warm-up reads the last record, of another prompt than the
           // first: the job's first record then shares the rubric with it, as
           // a new prompt's first record does in a judge run.
-          await call('judge warm-up', 'judgeJob', name, { records: records.slice(-1), candidates: requests.candidates, reusePrefix: true, warmUp: true });
+          await call('judge warm-up', 'judgeWarmUp', name, { records: records.slice(-1), candidates: requests.candidates });
           const result = await call('judge job', 'judgeJob', name, { records, candidates: requests.candidates, reusePrefix, budgetSeconds: poolJob.budgetSeconds });
           judges[`${name} ${reusePrefix ? 'reuse' : 'fresh'}`] = { name, reusePrefix, ...result };
           console.log(`judge job, ${name}, prefix ${reusePrefix ? 'reused' : 'not reused'}: ${result.records} records in ${result.seconds.toFixed(1)} s${result.partial ? ' (stopped at the time budget)' : ''}`);

@@ -438,7 +438,7 @@ fn describe(stats: &GenerationStats) -> String {
         StopReason::ContextFull => "context full",
         StopReason::Cancelled => "stopped",
     };
-    let read = stats.prompt_tokens - stats.cached_prompt_tokens.min(stats.prompt_tokens);
+    let read = stats.prompt_tokens.saturating_sub(stats.cached_prompt_tokens);
     let cached = match stats.cached_prompt_tokens {
         0 => String::new(),
         n => format!(" ({n} more from the cache of a prompt that began the same)"),

@@ -208,13 +208,7 @@ async function eachPoolSample({ conversations, samples, budgetSeconds }, inFligh
  * No change to the worker is needed for this. Past `budgetSeconds` it stops,
  * as `poolJob` does.
  */
-async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSeconds = Infinity, warmUp = false }) {
-  if (warmUp) {
-    // Every worker's first judge pass, untimed.
-    const score = (record, worker) => prefab.request({ type: 'Score', prompt: { kind: 'chat', ...record }, candidates }, 'Scores', worker);
-    await Promise.all(prefab.workers.map((_, worker) => Promise.all(records.map((record) => score(record, worker)))));
-    return { records: 0, seconds: 0, expected: [] };
-  }
+async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSeconds = Infinity }) {
   if (prefab.workers.length > 1) return judgeJobOnEveryWorker(prefab, { records, candidates, budgetSeconds });
   const begun = performance.now();
   let seconds = 0;
@@ -225,7 +219,7 @@ async function judgeJob(prefab, { records, candidates, reusePrefix, budgetSecond
       await prefab.request({ type: 'Score', prompt: { kind: 'text', text: 'Hi' }, candidates }, 'Scores');
     }
     const start = performance.now();
-    const scores = await prefab.request({ type: 'Score', prompt: { kind: 'chat', ...record }, candidates }, 'Scores');
+    const scores = await prefab.request(scoreRequest(record, candidates), 'Scores');
     seconds += secondsSince(start);
     expected.push(expectedRating(scores.probs));
   }
@@ -248,12 +242,23 @@ async function judgeJobOnEveryWorker(prefab, { records, candidates, budgetSecond
         partial = true;
         return;
       }
-      const scores = await prefab.request({ type: 'Score', prompt: { kind: 'chat', ...records[index] }, candidates }, 'Scores', lane);
+      const scores = await prefab.request(scoreRequest(records[index], candidates), 'Scores', lane);
       expected[index] = expectedRating(scores.probs);
     }
   });
   await Promise.all(lanes);
   return { records: expected.filter((x) => x !== undefined).length, seconds: secondsSince(begun), expected, partial };
+}
+
+/** Every worker's first judge pass over `records`, untimed. */
+async function judgeWarmUp(prefab, { records, candidates }) {
+  const lanes = prefab.workers.map((_, worker) => Promise.all(records.map((record) => prefab.request(scoreRequest(record, candidates), 'Scores', worker))));
+  await Promise.all(lanes);
+}
+
+/** The `Score` request of one judge record (`{ messages, answer_prefix }`). */
+function scoreRequest(record, candidates) {
+  return { type: 'Score', prompt: { kind: 'chat', ...record }, candidates };
 }
 
 /** The expected rating (1–5) of the candidates' probabilities, renormalized. */
@@ -535,6 +540,8 @@ window.bench = {
   poolJob: (name, job) => loaded[name].poolJob(job),
   /** The logit judge's job (see `judgeJob`) on a loaded Prefab engine. */
   judgeJob: (name, job) => judgeJob(loaded[name], job),
+  /** Every worker's first judge pass (see `judgeWarmUp`). */
+  judgeWarmUp: (name, job) => judgeWarmUp(loaded[name], job),
   /** Each of the engine's workers' peak wasm memory, in bytes. */
   memoryBytes: (name) => loaded[name].memoryBytes(),
   /**

@@ -96,11 +96,8 @@ impl<K: PartialEq + Clone> Batch<K> {
         params.validate()?;
         let started = clock.seconds();
         let tokens = engine.prompt_tokens(prompt)?;
-        let mut cache = if params.cache_prompt { self.cache_for(engine, &tokens) } else { engine.model.new_cache() };
-        let shared = cache.len();
-        let logits = engine.model.forward(&mut cache, &tokens[shared..])?;
-        let read = tokens.len() - shared;
-        let sequence = Sequence::new(params, tokens, read, cache, logits, started, clock.seconds());
+        let cache = if params.cache_prompt { self.cache_for(engine, &tokens) } else { engine.model.new_cache() };
+        let sequence = engine.sequence(params, tokens, cache, started, clock)?;
         self.running.push((key, sequence));
         Ok(())
     }

@@ -199,12 +199,26 @@ impl Engine {
     ) -> Result<Generator<'e>, Error> {
         params.validate()?;
         let started = clock.seconds();
-        let history = self.prompt_tokens(prompt)?;
-        let mut cache = self.model.new_cache();
-        let logits = self.model.forward(&mut cache, &history)?;
-        let read = history.len();
-        let sequence = Sequence::new(params, history, read, cache, logits, started, clock.seconds());
+        let tokens = self.prompt_tokens(prompt)?;
+        let sequence = self.sequence(params, tokens, self.model.new_cache(), started, clock)?;
         Ok(Generator { engine: self, clock, sequence })
+    }
+
+    /// Reads the part of the prompt `tokens` that `cache` does not hold (a
+    /// beginning of them, or none) and starts a sequence after them;
+    /// `started` is the clock's reading when the request began.
+    pub(crate) fn sequence(
+        &self,
+        params: &GenerationParams,
+        tokens: Vec<u32>,
+        mut cache: Cache,
+        started: f64,
+        clock: &dyn Clock,
+    ) -> Result<Sequence, Error> {
+        let held = cache.len();
+        let logits = self.model.forward(&mut cache, &tokens[held..])?;
+        let read = tokens.len() - held;
+        Ok(Sequence::new(params, tokens, read, cache, logits, started, clock.seconds()))
     }
 
     /// Generates after `prompt` (already rendered text), handing each new
@@ -372,25 +386,4 @@ impl Generator<'_> {
 pub(crate) fn reusable_prefix(held: &[u32], tokens: &[u32]) -> usize {
     let shared = held.iter().zip(tokens).take_while(|(a, b)| a == b).count();
     shared.min(tokens.len().saturating_sub(1))
-}
-
-/// `count / seconds`, or 0 when no time was measured (a clock that does not
-/// move must not produce infinities in the stats).
-fn rate(count: usize, seconds: f64) -> f64 {
-    if seconds > 0.0 {
-        count as f64 / seconds
-    } else {
-        0.0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rates_are_zero_without_time() {
-        assert_eq!(rate(10, 0.0), 0.0);
-        assert_eq!(rate(10, 2.0), 5.0);
-    }
 }

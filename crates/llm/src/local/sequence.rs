@@ -12,7 +12,7 @@ use super::model::Cache;
 use super::sampling::Sampler;
 use super::text_stream::TextStream;
 use super::tokenizer::Tokenizer;
-use super::{rate, Clock};
+use super::Clock;
 use crate::generation::{Generation, GenerationParams, GenerationStats, StopReason};
 
 /// What a step of a sequence did.
@@ -169,5 +169,26 @@ impl Sequence {
     /// later sequence that begins the same way.
     pub(crate) fn into_cache(self) -> Cache {
         self.cache
+    }
+}
+
+/// `count / seconds`, or 0 when no time was measured (a clock that does not
+/// move must not produce infinities in the stats).
+fn rate(count: usize, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_zero_without_time() {
+        assert_eq!(rate(10, 0.0), 0.0);
+        assert_eq!(rate(10, 2.0), 5.0);
     }
 }
