@@ -89,12 +89,18 @@ test('a failed load keeps the working model, says both, caches nothing that is n
   await loadDefaultModel(page);
   assert.equal(await page.getByTestId('try-why').count(), 0, 'no reason shown once Generate can be used');
 
-  // A web page (200, HTML) and a missing file (404) are not models.
+  // A web page (200, HTML), another file and a missing file (404) are not
+  // models.
   await page.getByTestId('model-origin-address').check();
   const html = await failToLoad(page, './index.html');
   assert.match(html, /index\.html/);
   assert.match(html, /a web page, not a model file/);
   assert.equal(occurrences(html, 'index.html'), 1, html);
+  // A file that is not a web page nor a model: its download stops at its
+  // first bytes, before the cache keeps it.
+  const wasm = await failToLoad(page, './prefab-app_bg.wasm');
+  assert.match(wasm, /this is not a GGUF model file/);
+  assert.equal(occurrences(wasm, 'prefab-app_bg.wasm'), 1, wasm);
   const missing = await failToLoad(page, './no-such-model.gguf');
   assert.match(missing, /404/);
   assert.equal(occurrences(missing, 'no-such-model.gguf'), 1, missing);

@@ -37,10 +37,10 @@ before(async () => {
         };
       }),
       unrequested,
-      request(message, transfer, onAnswer) {
+      request(message, file, onAnswer) {
         return new Promise((resolve) => {
           waiting.set(message.id, { answers: [], resolve, onAnswer });
-          if (transfer) worker.postMessage([JSON.stringify(message), transfer], [transfer]);
+          if (file) worker.postMessage([JSON.stringify(message), file]);
           else worker.postMessage(JSON.stringify(message));
         });
       },
@@ -66,7 +66,7 @@ function loadBytes(id, name, makeBytes) {
   return page.evaluate(
     async ({ id, name, makeBytes }) => {
       const bytes = await new Function(`return (${makeBytes})()`)();
-      return window.modelWorker.request({ id, type: 'Load', source: { kind: 'bytes', name } }, bytes.buffer);
+      return window.modelWorker.request({ id, type: 'Load', source: { kind: 'file', name } }, new File([bytes], name));
     },
     { id, name, makeBytes: makeBytes.toString() },
   );
@@ -95,8 +95,8 @@ test('bad input gets typed failures and the worker keeps serving', async () => {
   // read, the tensors missing.
   const truncated = finalAnswer(
     await page.evaluate(async (url) => {
-      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer()).slice(0, 1 << 20);
-      return window.modelWorker.request({ id: 4, type: 'Load', source: { kind: 'bytes', name: 'cut.gguf' } }, bytes.buffer);
+      const cut = (await (await fetch(url)).blob()).slice(0, 1 << 20);
+      return window.modelWorker.request({ id: 4, type: 'Load', source: { kind: 'file', name: 'cut.gguf' } }, new File([cut], 'cut.gguf'));
     }, modelUrl()),
   );
   assert.deepEqual([truncated.type, truncated.kind], ['Failed', 'truncated']);
@@ -122,6 +122,14 @@ test('the real model loads from its URL with progress, generates, scores and can
   assert.equal(downloads.at(-1).done, ready.model.file_bytes);
   assert.equal(downloads.at(-1).total, ready.model.file_bytes);
   assert.ok(loaded.some((a) => a.type === 'Progress' && a.stage === 'weights'));
+  // The file went to the cache and came to the engine a tensor at a time:
+  // the worker's memory (which never shrinks) never held it whole next to
+  // the weights.
+  const loadedMemory = finalAnswer(await request({ type: 'Ping', id: 19 })).memory_bytes;
+  assert.ok(
+    loadedMemory < ready.model.weights_bytes + ready.model.file_bytes,
+    `wasm memory ${loadedMemory} < weights ${ready.model.weights_bytes} + file ${ready.model.file_bytes}`,
+  );
 
   // Greedy generation: the streamed pieces add up to the final text, and the
   // same request gives the same text again.

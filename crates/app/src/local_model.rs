@@ -34,7 +34,6 @@ use prefab_llm::model_id::{self, ModelId};
 use prefab_llm::model_info::engine_count;
 use prefab_llm::protocol::{ModelSource, RequestId, WorkerRequest, WorkerResponse};
 use prefab_llm::{ChatMessage, GenerationParams, LoadOptions, LoadStage, ModelInfo, Prompt};
-use wasm_bindgen_futures::JsFuture;
 
 use crate::model_worker::ModelWorker;
 
@@ -219,25 +218,18 @@ impl LocalModel {
             ModelChoice::Url(_) => None,
         };
         spawn_local(async move {
-            let (file, source, bytes) = match choice {
+            let (file, source) = match choice {
                 ModelChoice::Url(url) => {
                     let url = absolute(&url);
-                    (url.clone(), ModelSource::Url { url }, None)
+                    (url.clone(), ModelSource::Url { url })
                 }
                 ModelChoice::File(file) => {
                     let name = file.name();
-                    self.state.set(ModelState::Loading { file: name.clone(), stage: LoadStage::Cache, done: 0, total: file.size() as u64 });
-                    match JsFuture::from(file.array_buffer()).await {
-                        Ok(buffer) => (name.clone(), ModelSource::Bytes { name }, Some(buffer.into())),
-                        Err(error) => {
-                            let message = format!("could not read {name}: {error:?}");
-                            return fail(name, message);
-                        }
-                    }
+                    (name.clone(), ModelSource::File { name })
                 }
             };
             self.state.set(ModelState::Loading { file: file.clone(), stage: LoadStage::Download, done: 0, total: 0 });
-            let (_, mut answers) = self.worker().send(|id| WorkerRequest::Load { id, source: source.clone(), options: options.clone() }, bytes);
+            let (_, mut answers) = self.worker().send(|id| WorkerRequest::Load { id, source: source.clone(), options: options.clone() }, choice_file.clone());
             while let Some(answer) = answers.next().await {
                 let file = file.clone();
                 match answer {
@@ -262,7 +254,7 @@ impl LocalModel {
 
     /// After the first worker loaded `model`, loads it in as many more as
     /// the cores and memory allow ([`engine_count`]), side by side: from the
-    /// cache the first filled, or from the picked `file` read again. A
+    /// cache the first filled, or from the picked `file`. A
     /// worker that fails is left out; the model runs on the others.
     async fn load_in_more_engines(self, model: &ModelInfo, source: &ModelSource, options: &LoadOptions, file: &Option<web_sys::File>) {
         let cores = web_sys::window().map_or(1, |window| window.navigator().hardware_concurrency() as usize);
@@ -277,11 +269,7 @@ impl LocalModel {
             let (source, options) = (source.clone(), options.clone());
             let file = file.clone();
             async move {
-                let bytes = match &file {
-                    Some(file) => JsFuture::from(file.array_buffer()).await.ok().map(js_sys::ArrayBuffer::from),
-                    None => None,
-                };
-                let (_, mut answers) = worker.send(|id| WorkerRequest::Load { id, source, options }, bytes);
+                let (_, mut answers) = worker.send(|id| WorkerRequest::Load { id, source, options }, file);
                 while let Some(answer) = answers.next().await {
                     match answer {
                         WorkerResponse::Ready { .. } => return Some(worker),

@@ -52,8 +52,8 @@ struct Inner {
     status: RwSignal<WorkerStatus>,
     next_id: Cell<RequestId>,
     started: Cell<bool>,
-    /// Messages posted before the worker started, with their transfer lists.
-    queued: RefCell<Vec<(JsValue, Option<js_sys::Array>)>>,
+    /// Messages posted before the worker started.
+    queued: RefCell<Vec<JsValue>>,
     /// Where the answers to each request in flight go.
     waiting: RefCell<HashMap<RequestId, UnboundedSender<WorkerResponse>>>,
     pinged_at: Cell<f64>,
@@ -99,12 +99,13 @@ impl ModelWorker {
         self.inner.status.read_only()
     }
 
-    /// Sends the request `make(id)`, with `transfer` (a file's bytes) moved
-    /// along, and returns its id and the channel of its answers.
+    /// Sends the request `make(id)`, with `file` (a picked model file: a
+    /// handle, not its bytes) along, and returns its id and the channel of
+    /// its answers.
     pub fn send(
         &self,
         make: impl FnOnce(RequestId) -> WorkerRequest,
-        transfer: Option<js_sys::ArrayBuffer>,
+        file: Option<web_sys::File>,
     ) -> (RequestId, UnboundedReceiver<WorkerResponse>) {
         let id = self.inner.next_id.get();
         self.inner.next_id.set(id + 1);
@@ -116,12 +117,9 @@ impl ModelWorker {
         }
         self.inner.waiting.borrow_mut().insert(id, answers);
         let text = JsValue::from_str(&protocol::encode(&make(id)));
-        match transfer {
-            None => self.inner.post(text, None),
-            Some(buffer) => {
-                let message = js_sys::Array::of2(&text, &buffer);
-                self.inner.post(message.into(), Some(js_sys::Array::of1(&buffer)));
-            }
+        match file {
+            None => self.inner.post(text),
+            Some(file) => self.inner.post(js_sys::Array::of2(&text, &file).into()),
         }
         (id, receiver)
     }
@@ -148,22 +146,18 @@ impl ModelWorker {
     /// Asks the worker to stop the generation `id`; it still ends with `Done`.
     pub fn cancel(&self, id: RequestId) {
         let text = protocol::encode(&WorkerRequest::Cancel { id });
-        self.inner.post(JsValue::from_str(&text), None);
+        self.inner.post(JsValue::from_str(&text));
     }
 }
 
 impl Inner {
-    fn post(&self, message: JsValue, transfer: Option<js_sys::Array>) {
+    fn post(&self, message: JsValue) {
         if !self.started.get() {
-            self.queued.borrow_mut().push((message, transfer));
+            self.queued.borrow_mut().push(message);
             return;
         }
         let Some(worker) = &self.worker else { return };
-        let posted = match &transfer {
-            Some(transfer) => worker.post_message_with_transfer(&message, transfer),
-            None => worker.post_message(&message),
-        };
-        if let Err(error) = posted {
+        if let Err(error) = worker.post_message(&message) {
             self.status.set(WorkerStatus::Failed(format!("could not reach the model worker: {error:?}")));
         }
     }
@@ -184,9 +178,9 @@ impl Inner {
                 self.started.set(true);
                 self.pinged_at.set(now_ms());
                 // Id 0 is never given to a request: it is the start-up ping.
-                self.post(JsValue::from_str(&protocol::encode(&WorkerRequest::Ping { id: 0 })), None);
-                for (message, transfer) in self.queued.take() {
-                    self.post(message, transfer);
+                self.post(JsValue::from_str(&protocol::encode(&WorkerRequest::Ping { id: 0 })));
+                for message in self.queued.take() {
+                    self.post(message);
                 }
             }
             WorkerResponse::Pong { id: 0, version, .. } => self.status.set(WorkerStatus::Ready {

@@ -76,6 +76,14 @@ pub enum ErrorKind {
     Inference(String),
     /// The model file could not be downloaded.
     Download(String),
+    /// The file could not be read where the browser keeps it (deleted or
+    /// changed on disk since it was picked, or a cache entry gone).
+    Unreadable {
+        /// Where the read started, in bytes from the file's start.
+        offset: u64,
+        /// What the browser said.
+        message: String,
+    },
     /// A request needs a model and none is loaded.
     NoModelLoaded,
 }
@@ -116,6 +124,8 @@ pub enum ErrorCode {
     Inference,
     /// See [`ErrorKind::Download`].
     Download,
+    /// See [`ErrorKind::Unreadable`].
+    Unreadable,
     /// See [`ErrorKind::NoModelLoaded`].
     NoModelLoaded,
 }
@@ -167,6 +177,7 @@ impl ErrorKind {
             ErrorKind::InvalidCandidates(_) => ErrorCode::InvalidCandidates,
             ErrorKind::Inference(_) => ErrorCode::Inference,
             ErrorKind::Download(_) => ErrorCode::Download,
+            ErrorKind::Unreadable { .. } => ErrorCode::Unreadable,
             ErrorKind::NoModelLoaded => ErrorCode::NoModelLoaded,
         }
     }
@@ -254,6 +265,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Inference(message) => write!(f, "the model failed: {message}"),
             // The message names the file and the step (download or cache).
             ErrorKind::Download(message) => f.write_str(message),
+            ErrorKind::Unreadable { offset, message } => write!(
+                f,
+                "the file could not be read at byte {offset} ({message}); it may have \
+                 been moved or changed since it was picked: pick it again"
+            ),
             ErrorKind::NoModelLoaded => write!(f, "no model is loaded"),
         }
     }

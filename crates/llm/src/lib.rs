@@ -13,6 +13,7 @@
 pub mod address;
 pub mod chat;
 pub mod error;
+pub mod file_bytes;
 pub mod generation;
 pub mod hosted;
 #[cfg(feature = "local")]
@@ -26,6 +27,7 @@ pub mod protocol;
 
 pub use chat::{ChatMessage, Prompt, Role};
 pub use error::{Error, ErrorCode, ErrorKind};
+pub use file_bytes::FileBytes;
 pub use generation::{Generation, GenerationParams, GenerationStats, StopReason};
 #[cfg(feature = "local")]
 pub use local::{Batch, BatchEvent, Clock, Engine, Generator, KV_BUDGET_BYTES};

@@ -14,8 +14,9 @@ use crate::error::{Error, ErrorKind};
 pub const GGUF_MAGIC: &[u8; 4] = b"GGUF";
 
 /// The fixed part of a GGUF header: magic, version (u32), tensor count and
-/// metadata count (u64 each, from version 2 on).
-const FIXED_HEADER_BYTES: usize = 24;
+/// metadata count (u64 each, from version 2 on). [`check_start`] reads
+/// these first bytes of a file.
+pub const START_BYTES: usize = 24;
 
 /// Whether a `Content-Type` is a web page's: the answer of a page about a
 /// model, or of a server's fallback page, never a model file.
@@ -37,7 +38,7 @@ pub fn check_start(bytes: &[u8]) -> Result<(), Error> {
         }
         return Err(Error::new(ErrorKind::NotGguf { found }));
     }
-    if bytes.len() < FIXED_HEADER_BYTES {
+    if bytes.len() < START_BYTES {
         return Err(Error::new(ErrorKind::Truncated { len: bytes.len() as u64, needed: None }));
     }
     let version = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);

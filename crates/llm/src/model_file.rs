@@ -13,13 +13,22 @@
 //! to the person deciding what to delete.
 //!
 //! Only a model file is kept: a download whose answer is not 2xx, or is a
-//! web page, fails before its body is read, and [`store`] refuses bytes that
-//! do not start as a GGUF file (see [`crate::model_check`]).
+//! web page, fails before its body is read, and one that does not start as a
+//! GGUF file is stopped before the cache keeps it (see
+//! [`crate::model_check`]).
+//!
+//! A file goes from the network to the cache, and from the cache (or the
+//! file the person picked) to the engine a tensor at a time
+//! ([`BlobBytes`]): the worker's memory never holds the whole file, only
+//! the weights made from it.
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Cache, CacheStorage, Headers, ReadableStreamDefaultReader, Request, Response, ResponseInit};
+use web_sys::{
+    AbortController, Blob, Cache, CacheStorage, Headers, ReadableStream, ReadableStreamDefaultReader, Request, RequestInit, Response,
+    ResponseInit,
+};
 
 use crate::error::{Error, ErrorKind};
 use crate::hosted::browser::js_message;
@@ -36,7 +45,7 @@ const STORED_AT_HEADER: &str = "x-prefab-stored-at";
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(url: &str) -> js_sys::Promise;
+    fn global_fetch(url: &str, init: &RequestInit) -> js_sys::Promise;
 }
 
 /// A model file kept in the cache.
@@ -52,20 +61,22 @@ pub struct CachedModel {
     pub stored_at_ms: f64,
 }
 
-/// A downloaded file with what the server said about it.
-#[derive(Debug)]
-pub struct Download {
-    /// The file's bytes.
-    pub bytes: Vec<u8>,
-    /// The server's ETag, if any.
-    pub etag: Option<String>,
-}
-
-/// Downloads `url`, calling `progress(done, total)` as bytes arrive (`total`
-/// is 0 when the server does not say).
-pub async fn download(url: &str, mut progress: impl FnMut(u64, u64)) -> Result<Download, Error> {
+/// Downloads `url` straight into the cache, calling `progress(done, total)`
+/// as bytes arrive (`total` is 0 when the server does not say).
+///
+/// The body goes from the network to the cache on disk without passing
+/// through this worker's memory: the stream is split in two (`tee`), one
+/// branch written by the cache, the other only counted here. An answer that
+/// is a web page or does not start as a GGUF file is stopped, and the cache
+/// keeps nothing of it (`cache.put` keeps an entry only once its body has
+/// all arrived). A file that later fails to load is for the caller to
+/// [`delete`].
+pub async fn download(url: &str, mut progress: impl FnMut(u64, u64)) -> Result<(), Error> {
     let failed = |message: String| Error::new(ErrorKind::Download(format!("could not download {url}: {message}")));
-    let response: Response = JsFuture::from(global_fetch(url))
+    let abort = AbortController::new().map_err(|error| failed(js_message(&error)))?;
+    let init = RequestInit::new();
+    init.set_signal(Some(&abort.signal()));
+    let response: Response = JsFuture::from(global_fetch(url, &init))
         .await
         .map_err(|error| {
             failed(format!(
@@ -88,53 +99,107 @@ pub async fn download(url: &str, mut progress: impl FnMut(u64, u64)) -> Result<D
     let total = header("content-length").and_then(|length| length.parse::<u64>().ok()).unwrap_or(0);
     let etag = header("etag");
     let body = response.body().ok_or_else(|| failed("the answer has no body".to_owned()))?;
-    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut bytes = Vec::with_capacity(total as usize);
+    let branches = body.tee();
+    let (to_cache, to_count): (ReadableStream, ReadableStream) =
+        (branches.get(0).unchecked_into(), branches.get(1).unchecked_into());
+    let cache = open().await?;
+    let entry = Response::new_with_opt_readable_stream_and_init(Some(&to_cache), &entry_init(url, total, etag.as_deref())?)
+        .map_err(|error| cache_error(&format!("keep {url}"), &error))?;
+    // Runs while the other branch is counted below.
+    let stored = JsFuture::from(cache.put_with_str(url, &entry));
+
+    let done = match count(&to_count, total, &mut progress).await {
+        Ok(done) => done,
+        Err(stopped) => {
+            // The cache's branch fails with the download and keeps nothing;
+            // a short body may have been kept whole already, so it goes too
+            // (nothing was cached under this address before: the caller
+            // downloads only what the cache lacks).
+            abort.abort();
+            let _ = stored.await;
+            let _ = delete(url).await;
+            return Err(match stopped {
+                Counted::Failed(message) => failed(message),
+                Counted::NotGguf(error) => error.in_file(url),
+            });
+        }
+    };
+    stored.await.map_err(|error| cache_error(&format!("keep {url}"), &error))?;
+    if total == 0 {
+        // The size is known only now: keep it with the entry, as every
+        // entry has it (the cache copies on disk).
+        let kept = read(url).await?.ok_or_else(|| failed("the cache lost the file as it was written".to_owned()))?;
+        let entry = Response::new_with_opt_blob_and_init(Some(&kept), &entry_init(url, done, etag.as_deref())?)
+            .map_err(|error| cache_error(&format!("keep {url}"), &error))?;
+        JsFuture::from(cache.put_with_str(url, &entry)).await.map_err(|error| cache_error(&format!("keep {url}"), &error))?;
+    }
+    Ok(())
+}
+
+/// Why counting a download stopped.
+enum Counted {
+    /// The network failed, or the file ended early.
+    Failed(String),
+    /// The file does not start as a GGUF file.
+    NotGguf(Error),
+}
+
+/// Reads a download's bytes as they arrive, without keeping them: checks
+/// that they start as a GGUF file, reports progress, and says how many came.
+async fn count(stream: &ReadableStream, total: u64, progress: &mut impl FnMut(u64, u64)) -> Result<u64, Counted> {
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut start = Vec::new();
+    let mut done = 0u64;
     progress(0, total);
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|error| {
-            failed(format!("the download stopped after {} of {} bytes: {}", bytes.len(), total, js_message(&error)))
-        })?;
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|error| Counted::Failed(format!("the download stopped after {done} of {total} bytes: {}", js_message(&error))))?;
         if js_sys::Reflect::get(&chunk, &"done".into()).ok().and_then(|done| done.as_bool()).unwrap_or(true) {
             break;
         }
         let value: Uint8Array = js_sys::Reflect::get(&chunk, &"value".into())
-            .map_err(|error| failed(js_message(&error)))?
+            .map_err(|error| Counted::Failed(js_message(&error)))?
             .unchecked_into();
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
-        progress(bytes.len() as u64, total);
+        if start.len() < model_check::START_BYTES {
+            let wanted = (model_check::START_BYTES - start.len()).min(value.length() as usize);
+            start.extend(value.subarray(0, wanted as u32).to_vec());
+            if start.len() == model_check::START_BYTES {
+                model_check::check_start(&start).map_err(Counted::NotGguf)?;
+            }
+        }
+        done += u64::from(value.length());
+        progress(done, total);
     }
-    if total != 0 && bytes.len() as u64 != total {
-        return Err(failed(format!("the download stopped after {} of {} bytes", bytes.len(), total)));
+    if start.len() < model_check::START_BYTES {
+        model_check::check_start(&start).map_err(Counted::NotGguf)?;
     }
-    Ok(Download { bytes, etag })
+    if total != 0 && done != total {
+        return Err(Counted::Failed(format!("the download stopped after {done} of {total} bytes")));
+    }
+    Ok(done)
 }
 
-/// Keeps a downloaded model file under its URL, replacing any older copy.
-/// Bytes that do not start as a GGUF file are refused, never kept.
-pub async fn store(url: &str, download: &Download) -> Result<(), Error> {
-    model_check::check_start(&download.bytes).map_err(|error| error.in_file(url))?;
+/// The response options of a cache entry: its size, ETag and time stored.
+fn entry_init(url: &str, size: u64, etag: Option<&str>) -> Result<ResponseInit, Error> {
     let failed = |error: JsValue| cache_error(&format!("keep {url}"), &error);
     let headers = Headers::new().map_err(failed)?;
     headers.set("content-type", "application/octet-stream").map_err(failed)?;
-    headers.set(SIZE_HEADER, &download.bytes.len().to_string()).map_err(failed)?;
+    if size != 0 {
+        headers.set(SIZE_HEADER, &size.to_string()).map_err(failed)?;
+    }
     headers.set(STORED_AT_HEADER, &js_sys::Date::now().to_string()).map_err(failed)?;
-    if let Some(etag) = &download.etag {
+    if let Some(etag) = etag {
         headers.set(ETAG_HEADER, etag).map_err(failed)?;
     }
     let init = ResponseInit::new();
     init.set_headers(&headers);
-    // The response copies the bytes out of wasm memory when it is built.
-    let body = Uint8Array::from(download.bytes.as_slice());
-    let response = Response::new_with_opt_buffer_source_and_init(Some(&body), &init).map_err(failed)?;
-    JsFuture::from(open().await?.put_with_str(url, &response)).await.map_err(failed)?;
-    Ok(())
+    Ok(init)
 }
 
-/// Reads the cached copy of `url`, if there is a whole one.
-pub async fn read(url: &str) -> Result<Option<Download>, Error> {
+/// The cached copy of `url`, if there is a whole one: a `Blob` the browser
+/// reads from disk as it is asked for ranges of it ([`BlobBytes`]).
+pub async fn read(url: &str) -> Result<Option<Blob>, Error> {
     let failed = |error: JsValue| cache_error(&format!("read {url}"), &error);
     let found = JsFuture::from(open().await?.match_with_str(url)).await.map_err(failed)?;
     if found.is_undefined() {
@@ -142,14 +207,52 @@ pub async fn read(url: &str) -> Result<Option<Download>, Error> {
     }
     let response: Response = found.unchecked_into();
     let entry = describe(url, &response.headers());
-    let buffer = JsFuture::from(response.array_buffer().map_err(failed)?).await.map_err(failed)?;
-    let bytes = Uint8Array::new(&buffer).to_vec();
-    if bytes.len() as u64 != entry.bytes {
+    let blob: Blob = JsFuture::from(response.blob().map_err(failed)?).await.map_err(failed)?.unchecked_into();
+    if entry.bytes != 0 && blob.size() as u64 != entry.bytes {
         // Not whole: forget it, so the file is downloaded again.
         delete(url).await?;
         return Ok(None);
     }
-    Ok(Some(Download { bytes, etag: entry.etag }))
+    Ok(Some(blob))
+}
+
+/// A model file the browser keeps — a cache entry or a picked file — read a
+/// range at a time with `FileReaderSync` (a dedicated worker's synchronous
+/// reader), so that the engine, which loads synchronously, never needs the
+/// whole file in memory.
+#[cfg(feature = "local")]
+pub struct BlobBytes {
+    blob: Blob,
+    reader: web_sys::FileReaderSync,
+}
+
+#[cfg(feature = "local")]
+impl BlobBytes {
+    /// Reads `blob`; only in a dedicated worker, where `FileReaderSync` is.
+    pub fn new(blob: Blob) -> Result<BlobBytes, Error> {
+        let reader = web_sys::FileReaderSync::new()
+            .map_err(|error| Error::new(ErrorKind::Unreadable { offset: 0, message: js_message(&error) }))?;
+        Ok(BlobBytes { blob, reader })
+    }
+}
+
+#[cfg(feature = "local")]
+impl crate::file_bytes::FileBytes for BlobBytes {
+    fn size(&self) -> u64 {
+        self.blob.size() as u64
+    }
+
+    fn read(&self, offset: u64, len: usize) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
+        let unreadable = |error: JsValue| Error::new(ErrorKind::Unreadable { offset, message: js_message(&error) });
+        let range = self.blob.slice_with_f64_and_f64(offset as f64, (offset + len as u64) as f64).map_err(unreadable)?;
+        let buffer = self.reader.read_as_array_buffer(&range).map_err(unreadable)?;
+        let bytes = Uint8Array::new(&buffer).to_vec();
+        if bytes.len() != len {
+            let message = format!("{} bytes came of the {len} asked for", bytes.len());
+            return Err(Error::new(ErrorKind::Unreadable { offset, message }));
+        }
+        Ok(std::borrow::Cow::Owned(bytes))
+    }
 }
 
 /// Every cached model file, oldest first.

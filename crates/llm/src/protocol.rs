@@ -122,11 +122,10 @@ pub enum ModelSource {
         /// The file's address.
         url: String,
     },
-    /// The page already has the bytes, e.g. a file the user picked. They do
-    /// not travel in the JSON text: the page posts the `ArrayBuffer` in the
-    /// same `postMessage` call, in its transfer list, so it moves to the
-    /// worker without a copy.
-    Bytes {
+    /// A file the person picked. It does not travel in the JSON text: the
+    /// page posts the `File` in the same `postMessage` call, a handle the
+    /// worker reads a tensor at a time, so the file is never copied whole.
+    File {
         /// The file's name, for messages.
         name: String,
     },
@@ -309,7 +308,7 @@ mod tests {
         let requests = [
             WorkerRequest::Load {
                 id: 1,
-                source: ModelSource::Bytes { name: "m.gguf".into() },
+                source: ModelSource::File { name: "m.gguf".into() },
                 options: LoadOptions {
                     requantize: false,
                     max_context: Some(2048),

@@ -21,8 +21,10 @@
 //! answered with `Error`. A `Load` that fails leaves the model that was
 //! loaded in place: it is replaced only once the new one is ready, so a
 //! wrong address never costs the organizer the model they were using.
-//! A downloaded file is kept in the cache only once it has loaded, so
-//! nothing that is not a model is ever kept.
+//! A download goes straight into the cache (never whole into this
+//! worker's memory) and the engine reads it from there a tensor at a time;
+//! a file that does not load is deleted from the cache again, so nothing
+//! that is not a model stays.
 
 mod event_loop;
 
@@ -32,18 +34,18 @@ use std::rc::Rc;
 
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
-use js_sys::{Array, ArrayBuffer, Uint8Array};
-use prefab_llm::model_file;
+use js_sys::{Array, ArrayBuffer};
+use prefab_llm::model_file::{self, BlobBytes};
 use prefab_llm::protocol::{self, ModelSource, RequestId, WorkerRequest, WorkerResponse, BATCH_SIZE};
 use prefab_llm::{Batch, BatchEvent, Engine, Error, LoadOptions, LoadStage, Prompt, KV_BUDGET_BYTES};
 use wasm_bindgen::prelude::*;
-use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
 
-/// A model request waiting for the serving task, with the file bytes that
-/// came with it (a `Load` of a file the person picked).
+/// A model request waiting for the serving task, with the file that came
+/// with it (a `Load` of a file the person picked).
 struct Job {
     request: WorkerRequest,
-    bytes: Option<Vec<u8>>,
+    file: Option<Blob>,
 }
 
 /// Ids of generations asked to stop, shared by the handler and the task.
@@ -73,11 +75,11 @@ pub fn run() {
 }
 
 /// Handles one message from the page. Requests come as JSON text, or, for a
-/// `Load` of picked file, as `[json, ArrayBuffer]` with the buffer
-/// transferred.
+/// `Load` of a picked file, as `[json, File]`: the `File` is a handle on the
+/// file where the browser keeps it, not its bytes.
 fn receive(scope: &DedicatedWorkerGlobalScope, data: &JsValue, jobs: &UnboundedSender<Job>, cancelled: &Cancelled) {
-    let (text, bytes) = match data.dyn_ref::<Array>() {
-        Some(parts) => (parts.get(0).as_string(), parts.get(1).dyn_into::<ArrayBuffer>().ok()),
+    let (text, file) = match data.dyn_ref::<Array>() {
+        Some(parts) => (parts.get(0).as_string(), parts.get(1).dyn_into::<Blob>().ok()),
         None => (data.as_string(), None),
     };
     let Some(text) = text else {
@@ -94,9 +96,8 @@ fn receive(scope: &DedicatedWorkerGlobalScope, data: &JsValue, jobs: &UnboundedS
             cancelled.borrow_mut().insert(id);
         }
         request => {
-            let bytes = bytes.map(|buffer| Uint8Array::new(&buffer).to_vec());
             // The task only ends with the worker, so the queue stays open.
-            let _ = jobs.unbounded_send(Job { request, bytes });
+            let _ = jobs.unbounded_send(Job { request, file });
         }
     }
 }
@@ -141,7 +142,7 @@ async fn serve(mut queue: UnboundedReceiver<Job>, scope: DedicatedWorkerGlobalSc
                     // load must leave the page a model to work with. The cost is
                     // both in memory for the moments of the swap.
                     batch.forget_kept();
-                    match load(&scope, id, source, options, job.bytes).await {
+                    match load(&scope, id, source, options, job.file).await {
                         Ok(loaded) => {
                             post(&scope, &WorkerResponse::Ready { id, model: loaded.info().clone() });
                             engine = Some(loaded);
@@ -182,83 +183,67 @@ async fn serve(mut queue: UnboundedReceiver<Job>, scope: DedicatedWorkerGlobalSc
     }
 }
 
-/// Loads a model from the cache, the network or the page's bytes.
+/// Loads a model from the cache, the network or the file the page sent.
 async fn load(
     scope: &DedicatedWorkerGlobalScope,
     id: RequestId,
     source: ModelSource,
     mut options: LoadOptions,
-    bytes: Option<Vec<u8>>,
+    file: Option<Blob>,
 ) -> Result<Engine, Error> {
     let progress = |stage: LoadStage, done: u64, total: u64| {
         post(scope, &WorkerResponse::Progress { id, stage, done, total });
     };
     match source {
-        ModelSource::Bytes { name } => {
+        ModelSource::File { name } => {
             options.file_name.get_or_insert(name.clone());
-            let bytes = bytes.ok_or_else(|| {
-                Error::new(prefab_llm::ErrorKind::Download(format!("the bytes of {name} did not reach the model worker")))
+            let file = file.ok_or_else(|| {
+                Error::new(prefab_llm::ErrorKind::Download(format!("the file {name} did not reach the model worker")))
             })?;
-            parse(&bytes, &options, &progress).await
+            parse(file, &options, &progress).await.map_err(|error| error.in_file(name))
         }
         ModelSource::Url { url } => {
             options.file_name.get_or_insert_with(|| file_name(&url));
-            let (file, from) = fetch_or_read_cache(&url, &progress).await?;
-            let loaded = parse(&file.bytes, &options, &progress).await;
-            match (&loaded, from) {
-                // Kept only once it proved to be a model: a web page or a
-                // broken file never reaches the cache.
-                (Ok(_), Origin::Network) => {
-                    // A model that cannot be cached still loads: the cache
-                    // saves time on the next visit, it is not needed for this one.
-                    if let Err(error) = model_file::store(&url, &file).await {
-                        web_sys::console::warn_1(&error.to_string().into());
-                    }
-                }
-                // A cached copy that does not load (kept by an older page) is
-                // forgotten, so the next try downloads it again.
-                (Err(_), Origin::Cache) => {
-                    let _ = model_file::delete(&url).await;
-                }
-                _ => {}
+            let file = cached_or_downloaded(&url, &progress).await?;
+            let loaded = parse(file, &options, &progress).await;
+            if loaded.is_err() {
+                // A file that does not load (a broken download, or one an
+                // older page kept) is forgotten, so the next try downloads
+                // it again.
+                let _ = model_file::delete(&url).await;
             }
             loaded
         }
     }
 }
 
-/// Where a model file's bytes came from.
-#[derive(Clone, Copy)]
-enum Origin {
-    Cache,
-    Network,
-}
-
-/// Builds the engine from a file's bytes.
-async fn parse(bytes: &[u8], options: &LoadOptions, progress: &impl Fn(LoadStage, u64, u64)) -> Result<Engine, Error> {
+/// Builds the engine from a file, read a tensor at a time.
+async fn parse(file: Blob, options: &LoadOptions, progress: &impl Fn(LoadStage, u64, u64)) -> Result<Engine, Error> {
     // Let the page paint the last download progress before the long,
     // synchronous parse.
     event_loop::next_turn().await;
-    Engine::load(bytes, options, |step| progress(step.stage, step.done, step.total))
+    let file = BlobBytes::new(file)?;
+    Engine::load(&file, options, |step| progress(step.stage, step.done, step.total))
 }
 
-/// The file at `url`: from the cache when a whole copy is there, else
-/// downloaded (with progress at most every 1% or so); not cached here.
-async fn fetch_or_read_cache(url: &str, progress: &impl Fn(LoadStage, u64, u64)) -> Result<(model_file::Download, Origin), Error> {
+/// The file at `url` in the cache: there already when a whole copy is, else
+/// downloaded into it (with progress at most every 1% or so).
+async fn cached_or_downloaded(url: &str, progress: &impl Fn(LoadStage, u64, u64)) -> Result<Blob, Error> {
     if let Some(cached) = model_file::read(url).await? {
-        let size = cached.bytes.len() as u64;
+        let size = cached.size() as u64;
         progress(LoadStage::Cache, size, size);
-        return Ok((cached, Origin::Cache));
+        return Ok(cached);
     }
     let mut reported = 0;
-    let download = model_file::download(url, |done, total| {
+    model_file::download(url, |done, total| {
         if done == 0 || done == total || done - reported >= (total / 100).max(1 << 20) {
             reported = done;
             progress(LoadStage::Download, done, total);
         }
     })
     .await?;
-    Ok((download, Origin::Network))
+    let stored = format!("could not read {url} from the browser's cache right after downloading it");
+    model_file::read(url).await?.ok_or_else(|| Error::new(prefab_llm::ErrorKind::Download(stored)))
 }
 
 /// Stops the generations asked to stop, then gives every other one its

@@ -1,5 +1,5 @@
-//! Reading GGUF files from memory: the header, typed metadata, and weight
-//! tensors, re-quantized where that makes them faster.
+//! Reading GGUF files: the header, typed metadata, and weight tensors,
+//! re-quantized where that makes them faster.
 //!
 //! GGUF is llama.cpp's single-file model format: a header of typed key/value
 //! metadata (architecture, sizes, the tokenizer's vocabulary, the chat
@@ -8,6 +8,12 @@
 //! an [`Error`] — bytes that are not GGUF, a file cut short by an interrupted
 //! download, a key of the wrong type — and checks that every tensor lies
 //! inside the file before any is read.
+//!
+//! The file is a [`FileBytes`]: the header is read through a window, and
+//! each tensor's bytes only when that tensor is built, then dropped. So a
+//! load holds the weights it has built and one tensor of the file, never
+//! the whole file besides (in the browser the file stays in the cache or
+//! the picked file, on disk).
 //!
 //! # Re-quantization
 //!
@@ -53,8 +59,8 @@
 //! dequantized as a whole, which would take 113 MB of f32 for SmolLM2's
 //! 49,152 × 576 table.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::Cursor;
 
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::{ggml_file, GgmlDType, QTensor};
@@ -62,10 +68,11 @@ use candle_core::Device;
 use prefab_kernels::{Q4Matrix, Q8Matrix};
 
 use crate::error::{Error, ErrorKind};
+use crate::file_bytes::{FileBytes, FileReader};
 
-/// A GGUF file's parsed header, borrowing the file's bytes for its tensors.
+/// A GGUF file's parsed header, reading the file's tensors when asked.
 pub(crate) struct Gguf<'a> {
-    bytes: &'a [u8],
+    file: &'a dyn FileBytes,
     content: Content,
 }
 
@@ -126,17 +133,21 @@ fn first_line(error: &impl std::fmt::Display) -> String {
 
 impl<'a> Gguf<'a> {
     /// Parses the header of a GGUF file and checks that each tensor it
-    /// describes lies within `bytes`.
-    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Gguf<'a>, Error> {
-        crate::model_check::check_start(bytes)?;
-        let content = Content::read(&mut Cursor::new(bytes)).map_err(|error| {
-            if is_end_of_file(&error) {
-                Error::new(ErrorKind::Truncated { len: bytes.len() as u64, needed: None })
+    /// describes lies within the file.
+    pub(crate) fn parse(file: &'a dyn FileBytes) -> Result<Gguf<'a>, Error> {
+        let start = file.read(0, file.size().min(crate::model_check::START_BYTES as u64) as usize)?;
+        crate::model_check::check_start(&start)?;
+        let mut reader = FileReader::new(file);
+        let content = Content::read(&mut reader).map_err(|error| {
+            if let Some(failure) = reader.failure.take() {
+                failure
+            } else if is_end_of_file(&error) {
+                Error::new(ErrorKind::Truncated { len: file.size(), needed: None })
             } else {
                 Error::new(ErrorKind::Malformed(first_line(&error)))
             }
         })?;
-        let gguf = Gguf { bytes, content };
+        let gguf = Gguf { file, content };
         gguf.check_tensor_extents()?;
         Ok(gguf)
     }
@@ -167,7 +178,7 @@ impl<'a> Gguf<'a> {
             };
             needed = needed.max(end);
         }
-        let len = self.bytes.len() as u64;
+        let len = self.file.size();
         if needed > len {
             return Err(Error::new(ErrorKind::Truncated { len, needed: Some(needed) }));
         }
@@ -271,8 +282,8 @@ impl<'a> Gguf<'a> {
     }
 
     /// The raw bytes and description of a tensor, already checked to lie
-    /// within the file.
-    fn raw(&self, name: &str) -> Result<(&'a [u8], GgmlDType, &[usize]), Error> {
+    /// within the file: read now, from wherever the file is.
+    fn raw(&self, name: &str) -> Result<(Cow<'a, [u8]>, GgmlDType, &[usize]), Error> {
         let info = self
             .content
             .tensor_infos
@@ -281,15 +292,15 @@ impl<'a> Gguf<'a> {
         let elements = info.shape.elem_count() as u64;
         // Both conversions were checked by `check_tensor_extents`.
         let size = tensor_bytes(info.ggml_dtype, elements).unwrap_or_default() as usize;
-        let start = (self.content.tensor_data_offset + info.offset) as usize;
-        Ok((&self.bytes[start..start + size], info.ggml_dtype, info.shape.dims()))
+        let start = self.content.tensor_data_offset + info.offset;
+        let raw = self.file.read(start, size)?;
+        Ok((raw, info.ggml_dtype, info.shape.dims()))
     }
 
     /// A tensor as stored in the file.
     pub(crate) fn tensor(&self, name: &str) -> Result<QTensor, Error> {
         let (raw, dtype, dims) = self.raw(name)?;
-        ggml_file::qtensor_from_ggml(dtype, raw, dims.to_vec(), &Device::Cpu)
-            .map_err(|error| tensor_error(name, &error))
+        candle_tensor(name, &raw, dtype, dims)
     }
 
     /// A weight matrix: as Prefab's kernels read it when it is Q8_0, Q4_K,
@@ -305,20 +316,20 @@ impl<'a> Gguf<'a> {
             }));
         };
         if dtype == GgmlDType::Q8_0 {
-            let matrix = Q8Matrix::from_ggml_q8_0(raw, rows, columns)
+            let matrix = Q8Matrix::from_ggml_q8_0(&raw, rows, columns)
                 .map_err(|error| tensor_error(name, &error))?;
             return Ok((Matrix::Kernel(prefab_kernels::Matrix::Q8(matrix)), false));
         }
         if dtype == GgmlDType::Q4K {
-            let matrix = Q4Matrix::from_ggml_q4_k(raw, rows, columns)
+            let matrix = Q4Matrix::from_ggml_q4_k(&raw, rows, columns)
                 .map_err(|error| tensor_error(name, &error))?;
             return Ok((Matrix::Kernel(prefab_kernels::Matrix::Q4(matrix)), false));
         }
         if !requantize || is_fast_in_wasm(dtype) || columns % prefab_kernels::BLOCK != 0 {
-            return Ok((Matrix::Other(self.tensor(name)?), false));
+            return Ok((Matrix::Other(candle_tensor(name, &raw, dtype, dims)?), false));
         }
         let matrix =
-            to_q8_0(raw, dtype, rows, columns).map_err(|error| tensor_error(name, &error))?;
+            to_q8_0(&raw, dtype, rows, columns).map_err(|error| tensor_error(name, &error))?;
         Ok((Matrix::Kernel(prefab_kernels::Matrix::Q8(matrix)), true))
     }
 
@@ -340,6 +351,11 @@ impl<'a> Gguf<'a> {
     pub(crate) fn parameters(&self) -> u64 {
         self.content.tensor_infos.values().map(|info| info.shape.elem_count() as u64).sum()
     }
+}
+
+/// A tensor of the file's type, for candle.
+fn candle_tensor(name: &str, raw: &[u8], dtype: GgmlDType, dims: &[usize]) -> Result<QTensor, Error> {
+    ggml_file::qtensor_from_ggml(dtype, raw, dims.to_vec(), &Device::Cpu).map_err(|error| tensor_error(name, &error))
 }
 
 /// Converts a quantized matrix to Q8_0, a slice of rows at a time so that
@@ -447,7 +463,7 @@ mod tests {
     fn a_header_cut_anywhere_is_a_truncation() {
         let file = tiny_gguf(4, true);
         for cut in 1..file.len() - 16 {
-            let error = Gguf::parse(&file[..cut]).err().unwrap();
+            let error = Gguf::parse(&&file[..cut]).err().unwrap();
             assert_eq!(error.code(), ErrorCode::Truncated, "cut at {cut}: {error}");
         }
     }
@@ -455,7 +471,7 @@ mod tests {
     #[test]
     fn other_bytes_are_not_gguf() {
         for bytes in [&b""[..], b"{\"a\": 1}", b"PK\x03\x04rest"] {
-            let error = Gguf::parse(bytes).err().unwrap();
+            let error = Gguf::parse(&bytes).err().unwrap();
             assert_eq!(error.code(), ErrorCode::NotGguf, "{bytes:?}");
         }
     }

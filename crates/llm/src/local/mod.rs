@@ -1,10 +1,11 @@
 //! The local engine: a quantized GGUF model run with candle, in the page's
 //! Web Worker or natively.
 //!
-//! The engine is pure computation over bytes it is given: it never touches
+//! The engine is pure computation over a file it is given: it never touches
 //! the network, files or the clock on its own, so the same code runs in
-//! tests, benchmarks and the browser. The worker fetches the file, hands its
-//! bytes to [`Engine::load`], and passes a [`Clock`] (`performance.now()`
+//! tests, benchmarks and the browser. The worker fetches the file, hands it
+//! to [`Engine::load`] as a [`FileBytes`] that reads it a range at a time,
+//! and passes a [`Clock`] (`performance.now()`
 //! there, `Instant` natively — `std::time::Instant` panics in wasm32) for
 //! the speed figures.
 //!
@@ -35,6 +36,7 @@ use self::sequence::{Sequence, Step};
 use self::tokenizer::Tokenizer;
 use crate::chat::{ChatMessage, Prompt};
 use crate::error::{Error, ErrorKind};
+use crate::file_bytes::FileBytes;
 use crate::generation::{Generation, GenerationParams};
 use crate::model_info::{LoadOptions, LoadProgress, LoadStage, ModelInfo};
 
@@ -80,17 +82,18 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Loads a GGUF model from its bytes, reporting progress as it goes.
+    /// Loads a GGUF model from its file, reporting progress as it goes.
     ///
     /// Metadata, tokenizer and chat template are checked before any weight
-    /// is read, so a file that cannot work fails in milliseconds. The bytes
-    /// are copied into the model's tensors and may be dropped afterwards.
+    /// is read, so a file that cannot work fails in milliseconds. Each
+    /// tensor is read from the file once, when it is built, and the engine
+    /// keeps nothing of the file: it may be dropped afterwards.
     pub fn load(
-        bytes: &[u8],
+        file: impl FileBytes,
         options: &LoadOptions,
         mut progress: impl FnMut(LoadProgress),
     ) -> Result<Engine, Error> {
-        Engine::load_inner(bytes, options, &mut progress).map_err(|error| {
+        Engine::load_inner(&file, options, &mut progress).map_err(|error| {
             match &options.file_name {
                 Some(name) => error.in_file(name.clone()),
                 None => error,
@@ -99,11 +102,11 @@ impl Engine {
     }
 
     fn load_inner(
-        bytes: &[u8],
+        file: &dyn FileBytes,
         options: &LoadOptions,
         progress: &mut dyn FnMut(LoadProgress),
     ) -> Result<Engine, Error> {
-        let gguf = Gguf::parse(bytes)?;
+        let gguf = Gguf::parse(file)?;
         let config = Config::read(&gguf)?;
 
         progress(LoadProgress { stage: LoadStage::Tokenizer, done: 0, total: 1 });
@@ -141,7 +144,7 @@ impl Engine {
             parameters: gguf.parameters(),
             context_length: model.context(),
             vocab_size: tokenizer.vocab_size(),
-            file_bytes: bytes.len() as u64,
+            file_bytes: file.size(),
             weights_bytes: weights.bytes,
             file_tensor_types: gguf.tensor_types(),
             requantized_tensors: weights.requantized,

@@ -741,7 +741,7 @@ mod tests {
         passes: usize,
         mut reference: impl FnMut(&[u32], usize) -> Vec<f32>,
     ) -> Vec<(usize, f32, f32)> {
-        let gguf = Gguf::parse(bytes).unwrap();
+        let gguf = Gguf::parse(&bytes).unwrap();
         let config = Config::read(&gguf).unwrap();
         let (model, _) = Model::load(&gguf, config, None, false, |_, _| {}).unwrap();
         let mut cache = model.new_cache();

@@ -2,7 +2,7 @@
 
 use prefab_llm::{Engine, LoadOptions, LoadProgress, LoadStage};
 
-use crate::common::{engine, engine_q4_1, model_bytes, patched, string_entry};
+use crate::common::{engine, engine_q4_1, model_bytes, no_clock, patched, string_entry};
 
 #[test]
 fn loading_reports_progress_in_order_up_to_every_tensor() {
@@ -55,4 +55,48 @@ fn the_hub_repo_the_metadata_names_is_reported_and_the_test_model_names_none() {
     );
     let info = Engine::load(&tagged, &LoadOptions::default(), |_| {}).unwrap().info().clone();
     assert_eq!(info.hub_repository.as_deref(), Some("HF/sm2"));
+}
+
+/// The model file as the browser hands it to the engine: every read a copy
+/// of the range asked for, recorded.
+struct RecordedFile {
+    reads: std::cell::RefCell<Vec<(u64, usize)>>,
+}
+
+impl prefab_llm::FileBytes for RecordedFile {
+    fn size(&self) -> u64 {
+        model_bytes().len() as u64
+    }
+
+    fn read(&self, offset: u64, len: usize) -> Result<std::borrow::Cow<'_, [u8]>, prefab_llm::Error> {
+        self.reads.borrow_mut().push((offset, len));
+        let start = offset as usize;
+        Ok(std::borrow::Cow::Owned(model_bytes()[start..start + len].to_vec()))
+    }
+}
+
+#[test]
+fn a_file_read_a_range_at_a_time_is_read_once_and_never_whole() {
+    let file = RecordedFile { reads: Default::default() };
+    let loaded = Engine::load(&file, &LoadOptions::default(), |_| {}).unwrap();
+    let reads = file.reads.take();
+    // The largest tensor is the Q8_0 embedding table: 49,152 × 576 weights
+    // in 34 bytes per 32. No read is bigger, so the load held at most that
+    // much of the file besides the weights.
+    let largest_tensor = 49152 * 576 / 32 * 34;
+    assert!(reads.iter().all(|&(_, len)| len <= largest_tensor), "{reads:?}");
+    assert!(reads.iter().any(|&(_, len)| len == largest_tensor));
+    // Each byte read once, but for the start (24 bytes, to tell a GGUF file
+    // from anything else) and the header's last window, which runs on into
+    // the first tensors (windows of 1 MiB).
+    assert_eq!(reads[0], (0, 24));
+    let read: u64 = reads.iter().map(|&(_, len)| len as u64).sum();
+    assert!(read <= model_bytes().len() as u64 + 24 + (1 << 20), "{read} bytes read");
+
+    let params = prefab_llm::GenerationParams { temperature: 0.0, max_new_tokens: 16, ..Default::default() };
+    let messages = [prefab_llm::ChatMessage::user("Name a colour.")];
+    let generate = |engine: &Engine| {
+        engine.generate_chat(&messages, &params, &no_clock, |_| std::ops::ControlFlow::Continue(())).unwrap().text
+    };
+    assert_eq!(generate(&loaded), generate(&engine()));
 }
