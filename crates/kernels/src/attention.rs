@@ -92,7 +92,10 @@ impl KvCache {
                 let mut largest = f32::NEG_INFINITY;
                 for (position, weight) in weights[..seen].iter_mut().enumerate() {
                     *weight = dot(query, &self.keys[at(position)..][..d]) * scale;
-                    largest = largest.max(*weight);
+                    // Not `f32::max`: a call in wasm, whose NaN rule differs.
+                    if *weight > largest {
+                        largest = *weight;
+                    }
                 }
                 let mut total = 0.0;
                 for weight in &mut weights[..seen] {

@@ -244,7 +244,7 @@ impl Tiles for Q8Matrix {
     #[inline(always)]
     fn tile<const R: usize, const T: usize>(&self, x: &Activations, r: usize, t: usize, out: &mut [f32]) {
         let blocks = self.columns / BLOCK;
-        let rows = std::array::from_fn(|i| tile::Row {
+        let rows = tile::array(|i| tile::Row {
             quants: &self.quants[(r + i) * self.columns..][..self.columns],
             scales: &self.scales[(r + i) * blocks..][..blocks],
         });
@@ -327,19 +327,32 @@ impl Activations {
     pub fn quantize(values: &[f32], columns: usize) -> Activations {
         assert!(columns > 0 && columns % BLOCK == 0, "rows of {columns} are not whole blocks of {BLOCK}");
         assert_eq!(values.len() % columns, 0, "{} values are not whole rows of {columns}", values.len());
-        let mut scales = Vec::with_capacity(values.len() / BLOCK);
-        let mut quants = Vec::with_capacity(values.len());
-        let mut sums = Vec::with_capacity(values.len() / BLOCK);
-        for block in values.chunks_exact(BLOCK) {
-            let mut sum = 0i32;
-            let scale = quantize_block(block, |q| {
-                sum += i32::from(q);
-                quants.push(q);
-            });
+        let blocks = values.len() / BLOCK;
+        let mut scales = Vec::with_capacity(blocks);
+        let mut sums = Vec::with_capacity(blocks);
+        let mut quants = vec![0; values.len()];
+        for (block, out) in values.chunks_exact(BLOCK).zip(quants.chunks_exact_mut(BLOCK)) {
+            let (scale, sum) = tile::quantize_block(block, out);
             scales.push(scale);
             sums.push(scale * sum as f32);
         }
         Activations { tokens: values.len() / columns, columns, scales, quants, sums }
+    }
+
+    /// Token `token`'s activations as the kernels see them: each block's
+    /// scale times its integers. Panics when `token` is out of range or
+    /// `out` is not one token long.
+    pub fn dequantize_token(&self, token: usize, out: &mut [f32]) {
+        assert!(token < self.tokens, "token {token} of {}", self.tokens);
+        assert_eq!(out.len(), self.columns, "one token is {} values", self.columns);
+        let blocks = self.columns / BLOCK;
+        let quants = &self.quants[token * self.columns..][..self.columns];
+        let scales = &self.scales[token * blocks..][..blocks];
+        for ((out, quants), &scale) in out.chunks_exact_mut(BLOCK).zip(quants.chunks_exact(BLOCK)).zip(scales) {
+            for (out, &q) in out.iter_mut().zip(quants) {
+                *out = scale * f32::from(q);
+            }
+        }
     }
 
     pub fn tokens(&self) -> usize {
@@ -350,7 +363,7 @@ impl Activations {
     #[inline(always)]
     fn tokens_at<const T: usize>(&self, t: usize) -> [tile::Token<'_>; T] {
         let blocks = self.columns / BLOCK;
-        std::array::from_fn(|j| tile::Token {
+        tile::array(|j| tile::Token {
             quants: &self.quants[(t + j) * self.columns..][..self.columns],
             scales: &self.scales[(t + j) * blocks..][..blocks],
             sums: &self.sums[(t + j) * blocks..][..blocks],
@@ -373,12 +386,62 @@ fn check_columns(columns: usize) -> Result<(), LayoutError> {
 /// then match theirs to float rounding, and a re-quantized matrix is the
 /// one a Q8_0 file would hold.
 fn quantize_block(block: &[f32], mut push: impl FnMut(i16)) -> f32 {
-    let largest = block.iter().fold(0.0f32, |max, v| max.max(v.abs()));
-    let scale = largest / 127.0;
-    let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+    // `f32::max` would be a call in wasm (its NaN rule is not wasm's);
+    // a comparison skips NaN just the same.
+    let largest = block.iter().fold(0.0f32, |max, v| if v.abs() > max { v.abs() } else { max });
+    let (inverse, scale) = block_scale(largest);
     for &value in block {
-        push((value * inverse).round() as i16);
+        push(round_half_away(value * inverse) as i16);
     }
-    half::f16::from_f32(scale).to_f32()
+    scale
 }
 
+/// For a block whose largest magnitude is `largest`: what its values are
+/// multiplied by before rounding, and the scale kept (rounded through f16).
+#[inline(always)]
+fn block_scale(largest: f32) -> (f32, f32) {
+    let scale = largest / 127.0;
+    let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+    (inverse, half::f16::from_f32(scale).to_f32())
+}
+
+/// `x.round()` (halves away from zero, as C's `roundf` that ggml uses),
+/// from instructions wasm has: `f32::round` is a call to `roundf` there,
+/// and was a tenth of a batched decoding step. `x - trunc(x)` is exact.
+#[inline(always)]
+fn round_half_away(x: f32) -> f32 {
+    let whole = x.trunc();
+    if (x - whole).abs() >= 0.5 { whole + 1.0f32.copysign(x) } else { whole }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::round_half_away;
+
+    #[test]
+    fn rounding_halves_away_from_zero_is_rounds_exactly() {
+        let check = |x: f32| {
+            assert_eq!(round_half_away(x).to_bits(), x.round().to_bits(), "{x:e}");
+            assert_eq!(round_half_away(-x).to_bits(), (-x).round().to_bits(), "{:e}", -x);
+        };
+        // Every float from 1/4 to 4, where the fractions that matter are.
+        let mut x = 0.25f32;
+        while x < 4.0 {
+            check(x);
+            x = f32::from_bits(x.to_bits() + 1);
+        }
+        // Around every half and whole number a quantized value can reach.
+        for k in 0..=128 {
+            for centre in [k as f32, k as f32 + 0.5] {
+                let bits = centre.to_bits();
+                for bits in bits.saturating_sub(64)..bits + 64 {
+                    check(f32::from_bits(bits));
+                }
+            }
+        }
+        for x in [0.0, f32::MIN_POSITIVE, 1e-30, 0.1, 126.5, 127.0, 1e9, f32::MAX, f32::INFINITY] {
+            check(x);
+        }
+    }
+}

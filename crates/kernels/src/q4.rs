@@ -127,7 +127,7 @@ impl Tiles for Q4Matrix {
 
     #[inline(always)]
     fn tile<const R: usize, const T: usize>(&self, x: &Activations, r: usize, t: usize, out: &mut [f32]) {
-        let rows = std::array::from_fn(|i| {
+        let rows = tile::array(|i| {
             let blocks = self.row_blocks(r + i);
             tile::Q4Row {
                 quants: &self.quants[blocks.start * BLOCK / 2..blocks.end * BLOCK / 2],

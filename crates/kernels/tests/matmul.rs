@@ -115,6 +115,35 @@ fn quantizing_maps_each_blocks_largest_magnitude_to_127() {
 }
 
 #[test]
+fn activations_quantize_exactly_as_weights_do() {
+    // Values of every size, halves that round away from zero once scaled
+    // (each block's largest is 127, so a value scales to itself), zeros,
+    // negative zeros, a NaN, and an all-zero block.
+    let mut numbers = Numbers(11);
+    let columns = 4 * BLOCK;
+    let mut values: Vec<f32> = (0..3 * columns).map(|_| numbers.int(1 << 20) as f32 / 4096.0).collect();
+    for (i, value) in values[..BLOCK].iter_mut().enumerate() {
+        *value = if i == 0 { 127.0 } else { (i as f32 - 16.0) + 0.5 };
+    }
+    values[BLOCK + 3] = -0.0;
+    values[2 * BLOCK + 5] = f32::NAN;
+    values[3 * BLOCK..4 * BLOCK].fill(0.0);
+    let x = Activations::quantize(&values, columns);
+    let weights = Q8Matrix::quantize(&values, 3, columns).unwrap();
+    let (mut token, mut row) = (vec![0.0; columns], vec![0.0; columns]);
+    for t in 0..3 {
+        x.dequantize_token(t, &mut token);
+        weights.dequantize_row(t, &mut row);
+        let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&token), bits(&row), "token {t}");
+    }
+    x.dequantize_token(0, &mut token);
+    let halves: Vec<f32> = token[1..BLOCK].to_vec();
+    let expected: Vec<f32> = (1..BLOCK).map(|i| (i as f32 - 16.0 + 0.5).round()).collect();
+    assert_eq!(halves, expected, "halves round away from zero");
+}
+
+#[test]
 fn bad_shapes_are_refused() {
     assert_eq!(Q8Matrix::from_ggml_q8_0(&[0; 34], 1, 48).unwrap_err(), LayoutError::NotWholeBlocks { columns: 48 });
     assert_eq!(
