@@ -182,10 +182,13 @@ async function main() {
     for (const name of browserEngines) {
       try {
         const cold = await call(`${name} load`, 'load', name);
+        // Before anything else grows it: what the first load alone took
+        // (the second swaps models, holding both for a moment).
+        const loaded = await call(`${name} memory`, 'memoryBytes', name);
         const warm = await call(`${name} load`, 'load', name);
         console.log(`${name}: loaded (cold ${cold.seconds.toFixed(2)} s, warm ${warm.seconds.toFixed(2)} s) ${JSON.stringify(warm.detail)}`);
         const warmUp = await call(`${name} generate`, 'generate', name);
-        results[name] = { cold: cold.seconds, warm: warm.seconds, detail: warm.detail, runs: [], first: warmUp };
+        results[name] = { cold: cold.seconds, warm: warm.seconds, detail: warm.detail, runs: [], first: warmUp, loaded };
       } catch (error) {
         failures.push(`${name}: ${error.message}`);
       }
@@ -266,9 +269,9 @@ async function main() {
     console.log(`==== issue 16: ${modelFile}, ${cores} cores, load average ${loadAverage()} ====`);
     console.log();
     console.log('Single stream: the bench prompt, 64 new tokens, greedy, EOS ignored');
-    const rows = [['engine', 'load s cold', 'load s warm', 'prompt tok', 'new tok', 'prefill tok/s', 'decode tok/s', 'wall s / run', 'workers', 'peak MiB / worker', 'peak MiB total']];
+    const rows = [['engine', 'load s cold', 'load s warm', 'prompt tok', 'new tok', 'prefill tok/s', 'decode tok/s', 'wall s / run', 'workers', 'MiB after load / worker', 'peak MiB / worker', 'peak MiB total']];
     for (const name of live) {
-      const { cold, warm, runs: measured, memory, first } = results[name];
+      const { cold, warm, runs: measured, memory, first, loaded } = results[name];
       rows.push([
         label(name),
         cold.toFixed(2),
@@ -279,6 +282,7 @@ async function main() {
         spread(measured.map((r) => r.decodeTokensPerSecond)),
         spread(measured.map((r) => r.wallSeconds)),
         memory ? memory.length : '—',
+        loaded?.length ? loaded.map(mib).join(' + ') : '—',
         memory?.length ? memory.map(mib).join(' + ') : '—',
         memory?.length ? mib(memory.reduce((a, b) => a + b, 0)) : '—',
       ]);
@@ -296,13 +300,15 @@ async function main() {
         '—',
         1,
         '—',
+        '—',
         `${mib(native.peak_rss_bytes)} RSS`,
       ]);
     }
     console.log(table(rows));
     console.log('(speeds: median (min–max) of the measured runs; decode counts the tokens after the first, which comes from the prefill;');
     console.log(` wllama ${wllamaVersion}: llama.cpp's own timings; native: llama-cpp-python ${native?.llama_cpp_python ?? '—'}, timed around its eval calls;`);
-    console.log(' peak MiB: each worker\'s WebAssembly.Memory size, which never shrinks, after every job; native: the python process\'s peak RSS over both loads)');
+    console.log(' MiB after load: each worker\'s WebAssembly.Memory size after the first load, before anything ran; peak MiB: the same after every job');
+    console.log(' (the attention caches of the sequences that ran, and the buffers of the passes, add to the weights); native: the python process\'s peak RSS over both loads)');
     const counts = new Set([...live.map((name) => results[name].first.promptTokens), ...Object.values(native?.threads ?? {}).map((t) => t.runs[0].prompt_tokens)]);
     if (counts.size > 1) console.log(`note: the engines read the prompt as different numbers of tokens: ${[...counts].join(', ')}`);
 

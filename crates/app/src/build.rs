@@ -538,7 +538,7 @@ pub fn RunControls(run: PoolRun, testid: &'static str, #[prop(into)] blocked: Si
     let model = expect_context::<LocalModel>();
     let state = run.state;
     let progress = run.progress;
-    let stored = Memo::new(move |_| (state.get() != RunState::Running).then(|| run.stored_progress(project)));
+    let stored = Memo::new(move |_| (state.get() != RunState::Running).then(|| run.stored_progress(project, model)));
     let counts = move || stored.get().unwrap_or_else(|| progress.with(|progress| (progress.done, progress.total)));
     let summary = move || {
         let (done, total) = counts();
@@ -586,16 +586,19 @@ fn ResultsTable(retry: impl Fn(String) + Copy + Send + Sync + 'static) -> impl I
     let run = expect_context::<Runs>().pool;
     let paging = Paging::new(RESULT_ROWS_PER_PAGE);
     let total = Signal::derive(move || project.prompts.with(|prompts| project.pool.with(|pool| prefab_core::pool_plan::total_items(prompts, pool))));
+    let model = expect_context::<LocalModel>();
     let rows = move || {
         let prompts = project.prompts.get();
         let pool = project.pool.get();
         let items = project.items.get();
-        prefab_core::pool_plan::items_in(&prompts, &pool, paging.range(total.get()))
+        model.state.track();
+        model.remembered.track();
+        prefab_core::pool_plan::items_in(&prompts, &pool, &model.planning_model_id(), paging.range(total.get()))
             .into_iter()
             .map(|item| {
                 let key = item.key.clone();
                 let live_key = key.clone();
-                let state = items.get(&key).cloned();
+                let state = crate::project::stored_item(&items, &key).cloned();
                 let status = match &state {
                     Some(ItemState::Done { .. }) => "done",
                     Some(ItemState::Failed { .. }) => "failed",

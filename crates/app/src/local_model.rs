@@ -23,6 +23,13 @@
 //! picked by `prefab_llm::model_id` from the organizer's name for the file
 //! (kept in IndexedDB, `settings` → `local_model_names`), the file's metadata
 //! and its address.
+//!
+//! The last model that loaded is remembered (`settings` → `local_model`:
+//! its file and id), so that after a reload the pool resumes with that
+//! model rather than the default one: it loads it again from its address,
+//! or, for a file picked from the computer (which a page cannot open again
+//! by itself), asks for it to be picked again. The pool's local items are
+//! keyed by that id until a model is loaded.
 
 use std::collections::BTreeMap;
 
@@ -40,6 +47,20 @@ use crate::model_worker::ModelWorker;
 /// The `settings` key of the organizer's names for model files: a map from
 /// the file (its absolute address, or a picked file's name) to the name.
 const NAMES_KEY: &str = "local_model_names";
+
+/// The `settings` key of the last model that loaded ([`RememberedModel`]).
+const REMEMBERED_KEY: &str = "local_model";
+
+/// The last local model that loaded, kept across reloads.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RememberedModel {
+    /// Its absolute address, or the name of the file picked.
+    pub file: String,
+    /// Whether it was a file picked from the computer.
+    pub picked: bool,
+    /// The id its generations carried.
+    pub model_id: String,
+}
 
 /// The model that ships with the page: `cargo xtask serve` serves it under
 /// `/models/`, and a Space can hold it in the same folder.
@@ -122,6 +143,8 @@ pub struct LocalModel {
     pub state: RwSignal<ModelState>,
     /// The organizer's names for model files, by file (see [`NAMES_KEY`]).
     pub names: RwSignal<BTreeMap<String, String>>,
+    /// The last model that loaded, in this visit or an earlier one.
+    pub remembered: RwSignal<Option<RememberedModel>>,
 }
 
 impl LocalModel {
@@ -133,6 +156,7 @@ impl LocalModel {
             engines: RwSignal::new(0),
             state: RwSignal::new(ModelState::NotLoaded),
             names: RwSignal::new(BTreeMap::new()),
+            remembered: RwSignal::new(None),
         };
         spawn_local(async move {
             match crate::project::get_setting::<BTreeMap<String, String>>(NAMES_KEY).await {
@@ -140,8 +164,49 @@ impl LocalModel {
                 // The generations then carry the proposed id; nothing is lost.
                 Err(error) => web_sys::console::warn_1(&format!("could not read the local model's names: {error}").into()),
             }
+            match crate::project::get_setting::<RememberedModel>(REMEMBERED_KEY).await {
+                // A model loaded meanwhile is newer.
+                Ok(remembered) => model.remembered.update(|now| *now = now.take().or(remembered)),
+                // The pool then starts with the default model, as on a first visit.
+                Err(error) => web_sys::console::warn_1(&format!("could not read the last local model: {error}").into()),
+            }
         });
         model
+    }
+
+    /// The id the pool's local items are planned under: the loaded model's,
+    /// else the last one's (which the pool loads again before it runs).
+    /// Not tracked.
+    pub fn planning_model_id(&self) -> String {
+        match (self.state.get_untracked(), self.remembered.get_untracked()) {
+            (ModelState::Ready { .. }, _) | (_, None) => self.generation_model_id(),
+            (_, Some(remembered)) => remembered.model_id,
+        }
+    }
+
+    /// What the pool loads when no model is ready: the last model that
+    /// loaded, else the default one; an error that says what to do when the
+    /// last one was a picked file.
+    pub fn choice_to_resume(&self) -> Result<ModelChoice, String> {
+        match self.remembered.get_untracked() {
+            None => Ok(ModelChoice::Url(DEFAULT_MODEL_URL.to_owned())),
+            Some(RememberedModel { file, picked: false, .. }) => Ok(ModelChoice::Url(file)),
+            Some(RememberedModel { file, picked: true, model_id }) => Err(format!(
+                "the local model of this run ({model_id}) was the file {file}, picked from this computer; a page cannot open it again by itself: pick it again in Settings → Local model, then start the run again"
+            )),
+        }
+    }
+
+    /// Keeps the loaded model as the last one, in IndexedDB.
+    fn remember(self, file: String, picked: bool) {
+        let remembered = RememberedModel { file, picked, model_id: self.generation_model_id() };
+        self.remembered.set(Some(remembered.clone()));
+        spawn_local(async move {
+            if let Err(error) = crate::project::put_setting(REMEMBERED_KEY, &remembered).await {
+                // The pool then resumes with the default model after a reload.
+                web_sys::console::warn_1(&format!("could not keep the last local model: {error}").into());
+            }
+        });
     }
 
     /// The id the loaded model's generations carry (see `prefab_llm::model_id`);
@@ -176,6 +241,11 @@ impl LocalModel {
         };
         crate::project::put_setting(NAMES_KEY, &names).await?;
         self.names.set(names);
+        // The last model's id changes with its name.
+        if let ModelState::Ready { file: loaded, .. } = self.state.get_untracked() {
+            let picked = self.remembered.get_untracked().is_some_and(|remembered| remembered.file == loaded && remembered.picked);
+            self.remember(loaded, picked);
+        }
         Ok(())
     }
 
@@ -240,7 +310,8 @@ impl LocalModel {
                         // Only the first worker holds this model now.
                         self.engines.set(1);
                         self.load_in_more_engines(&model, &source, &options, &choice_file).await;
-                        return self.state.set(ModelState::Ready { file, info: model, failed_load: None });
+                        self.state.set(ModelState::Ready { file: file.clone(), info: model, failed_load: None });
+                        return self.remember(file, choice_file.is_some());
                     }
                     WorkerResponse::Failed { message, .. } => return fail(file, message),
                     _ => {}

@@ -32,7 +32,7 @@ use prefab_llm::protocol::WorkerResponse;
 use prefab_llm::GenerationParams;
 
 use crate::endpoints::session_token;
-use crate::local_model::{LocalModel, ModelChoice, ModelState, DEFAULT_MODEL_URL};
+use crate::local_model::{LocalModel, ModelState};
 use crate::project::{self, ItemState, Project};
 use crate::time::now_ms;
 
@@ -226,10 +226,12 @@ impl PoolRun {
     /// How much of the stage is done and how much there is, from what is
     /// stored (tracked): what the status says when nothing is running, as
     /// after a reload.
-    pub fn stored_progress(self, project: Project) -> (usize, usize) {
+    pub fn stored_progress(self, project: Project, model: LocalModel) -> (usize, usize) {
         project.prompts.track();
         project.pool.track();
         project.items.track();
+        model.state.track();
+        model.remembered.track();
         match self.stage {
             Stage::Pool => {}
             Stage::Evol => project.evol.track(),
@@ -238,21 +240,22 @@ impl PoolRun {
                 project.judges.track();
             }
         }
-        let plan = self.plan(project);
+        let plan = self.plan(project, model);
         (plan.total - plan.jobs.len().min(plan.total), plan.total)
     }
 
     /// The stage's plan as the project stands.
-    fn plan(self, project: Project) -> Plan {
+    fn plan(self, project: Project, model: LocalModel) -> Plan {
         let items = project.items;
-        let settled = |key: &str| items.with_untracked(|items| matches!(items.get(key), Some(ItemState::Done { .. } | ItemState::Judged { .. } | ItemState::Failed { .. })));
+        let local_model = model.planning_model_id();
+        let settled = |key: &str| items.with_untracked(|items| matches!(project::stored_item(items, key), Some(ItemState::Done { .. } | ItemState::Judged { .. } | ItemState::Failed { .. })));
         let prompts = project.prompts.get_untracked();
         let pool = project.pool.get_untracked();
         let evol = project.evol.get_untracked();
         let judges = project.judges.get_untracked();
         let (records, jobs, total) = match self.stage {
             Stage::Pool => {
-                let jobs = pool_plan::plan(&prompts, &pool, settled).into_iter().map(Job::Pool).collect();
+                let jobs = pool_plan::plan(&prompts, &pool, &local_model, settled).into_iter().map(Job::Pool).collect();
                 (Vec::new(), jobs, pool_plan::total_items(&prompts, &pool))
             }
             Stage::Evol => {
@@ -276,7 +279,12 @@ impl PoolRun {
         let run_started = now_ms();
         let mut first_round = true;
         loop {
-            let plan = self.plan(project);
+            let mut plan = self.plan(project, model);
+            if self.state.get_untracked() == RunState::Running && plan.jobs.iter().any(|job| plan.model(job) == PoolModel::Local) {
+                ensure_local_model(model).await?;
+                // The model loaded may not be the one planned for.
+                plan = self.plan(project, model);
+            }
             let left = plan.jobs.len();
             if first_round {
                 self.progress.set(RunProgress { done: plan.total - left.min(plan.total), total: plan.total, ..RunProgress::default() });
@@ -286,9 +294,6 @@ impl PoolRun {
             }
             if plan.jobs.is_empty() || self.state.get_untracked() != RunState::Running {
                 return Ok(());
-            }
-            if plan.jobs.iter().any(|job| plan.model(job) == PoolModel::Local) {
-                ensure_local_model(model).await?;
             }
             let endpoints = crate::endpoints::load_endpoints().await?;
             let jobs: Vec<&Job> = plan.jobs.iter().collect();
@@ -541,12 +546,13 @@ fn done(prompt: &Prompt, mut generation: Generation, started: f64) -> ItemState 
     ItemState::Done { generation: Box::new(generation) }
 }
 
-/// Loads the default local model if none is ready, and waits for it.
+/// Loads the last model that loaded (after a reload: the run's own), else
+/// the default one, if none is ready, and waits for it.
 async fn ensure_local_model(model: LocalModel) -> Result<(), String> {
     // A load already under way (started in Settings) is waited for, not
     // started again.
     if matches!(model.state.get_untracked(), ModelState::NotLoaded | ModelState::Failed { .. }) {
-        model.load(ModelChoice::Url(DEFAULT_MODEL_URL.to_owned()), Default::default());
+        model.load(model.choice_to_resume()?, Default::default());
     }
     loop {
         match model.state.get_untracked() {

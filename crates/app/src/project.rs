@@ -64,6 +64,16 @@ pub enum ItemState {
     },
 }
 
+/// The item stored for the planned pool item `key` (see
+/// `prefab_core::pool_plan::stored_item`: a local item stored before keys
+/// named the model counts for the model that made it).
+pub fn stored_item<'s>(items: &'s HashMap<String, ItemState>, key: &str) -> Option<&'s ItemState> {
+    prefab_core::pool_plan::stored_item(key, |key| items.get(key), |state| match state {
+        ItemState::Done { generation } => Some(generation.model_id.as_str()),
+        _ => None,
+    })
+}
+
 /// The project in signals; `Copy`, for closures.
 #[derive(Clone, Copy)]
 pub struct Project {

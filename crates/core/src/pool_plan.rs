@@ -6,6 +6,9 @@
 //! closed tab) resumes by planning again and leaving out the keys that are
 //! done. Each item's sampling seed comes from its key, so redoing an item
 //! that was cut off mid-generation reproduces it exactly on a local model.
+//! A local entry's keys name the local model (the `model_id` its
+//! generations carry): loading another model plans new items beside the
+//! first model's, which stay as they are.
 
 use serde::{Deserialize, Serialize};
 
@@ -94,7 +97,8 @@ pub struct WorkItem {
     pub entry_index: usize,
     /// Which sample of this prompt and entry, from 0.
     pub sample: u32,
-    /// `"{prompt id}/{entry id}/{sample}"`: stable across reloads.
+    /// `"{prompt id}/{entry id}/{sample}"`, and for a local entry
+    /// `"…/{sample}@{model}"` (see [`item_key`]): stable across reloads.
     pub key: String,
 }
 
@@ -107,19 +111,44 @@ impl WorkItem {
     }
 }
 
-/// The key of the item for `prompt`, `entry` and `sample`.
-pub fn item_key(prompt: &Prompt, entry: &PoolEntry, sample: u32) -> String {
-    format!("{}/{}/{sample}", prompt.id, entry.id)
+/// The key of the item for `prompt`, `entry` and `sample`. A local
+/// entry's key ends with `@` and the local model's id (`local_model`, as
+/// its generations' `model_id`), with `%`, `/` and `@` written `%25`, `%2F`
+/// and `%40` so that the key's parts stay apart.
+pub fn item_key(prompt: &Prompt, entry: &PoolEntry, sample: u32, local_model: &str) -> String {
+    match entry.model {
+        PoolModel::Local => format!("{}/{}/{sample}@{}", prompt.id, entry.id, escape_model(local_model)),
+        PoolModel::Hosted { .. } => format!("{}/{}/{sample}", prompt.id, entry.id),
+    }
+}
+
+fn escape_model(model: &str) -> String {
+    model.replace('%', "%25").replace('/', "%2F").replace('@', "%40")
+}
+
+/// The item stored for the planned `key`: under the key itself, or for a
+/// local item, under the key it had before keys named the model (then
+/// `"{prompt id}/{entry id}/{sample}"`), if that item's generation is the
+/// model's (`model_of`: its generation's `model_id`, if done). So a project
+/// begun before keys named models resumes where it was with the same model,
+/// and plans new items with another.
+pub fn stored_item<'s, S>(key: &str, get: impl Fn(&str) -> Option<&'s S>, model_of: impl Fn(&S) -> Option<&str>) -> Option<&'s S> {
+    if let Some(state) = get(key) {
+        return Some(state);
+    }
+    let (unnamed, model) = key.rsplit_once('@')?;
+    get(unnamed).filter(|state| model_of(state).is_some_and(|made_by| escape_model(made_by) == model))
 }
 
 /// Every item not yet done, prompt by prompt (so completions of a prompt
-/// arrive together and can be rated early), then entry by entry.
-pub fn plan(prompts: &[Prompt], pool: &[PoolEntry], is_done: impl Fn(&str) -> bool) -> Vec<WorkItem> {
+/// arrive together and can be rated early), then entry by entry; local
+/// entries' items are those of `local_model` (see [`item_key`]).
+pub fn plan(prompts: &[Prompt], pool: &[PoolEntry], local_model: &str, is_done: impl Fn(&str) -> bool) -> Vec<WorkItem> {
     let mut items = Vec::new();
     for (prompt_index, prompt) in prompts.iter().enumerate() {
         for (entry_index, entry) in pool.iter().enumerate() {
             for sample in 0..entry.generations_per_prompt {
-                let key = item_key(prompt, entry, sample);
+                let key = item_key(prompt, entry, sample, local_model);
                 if !is_done(&key) {
                     items.push(WorkItem { prompt_index, entry_index, sample, key });
                 }
@@ -132,7 +161,7 @@ pub fn plan(prompts: &[Prompt], pool: &[PoolEntry], is_done: impl Fn(&str) -> bo
 /// The planned items at positions `range` of the whole plan (done or not),
 /// without building the rest: a table of 100,000 planned items draws one
 /// page of them.
-pub fn items_in(prompts: &[Prompt], pool: &[PoolEntry], range: std::ops::Range<usize>) -> Vec<WorkItem> {
+pub fn items_in(prompts: &[Prompt], pool: &[PoolEntry], local_model: &str, range: std::ops::Range<usize>) -> Vec<WorkItem> {
     let per_prompt: usize = pool.iter().map(|entry| entry.generations_per_prompt as usize).sum();
     let mut items = Vec::new();
     if per_prompt == 0 {
@@ -146,7 +175,7 @@ pub fn items_in(prompts: &[Prompt], pool: &[PoolEntry], range: std::ops::Range<u
             let count = entry.generations_per_prompt as usize;
             if offset < count {
                 let sample = offset as u32;
-                items.push(WorkItem { prompt_index, entry_index, sample, key: item_key(prompt, entry, sample) });
+                items.push(WorkItem { prompt_index, entry_index, sample, key: item_key(prompt, entry, sample, local_model) });
                 break;
             }
             offset -= count;
@@ -333,14 +362,14 @@ mod tests {
             generations_per_prompt,
         };
         let pool = vec![entry("m1", 2), entry("m2", 3)];
-        let whole = plan(&prompts, &pool, |_| false);
+        let whole = plan(&prompts, &pool, "m", |_| false);
         assert_eq!(whole.len(), total_items(&prompts, &pool));
         for range in [0..5, 3..11, 30..35, 33..100, 40..40] {
-            let page = items_in(&prompts, &pool, range.clone());
+            let page = items_in(&prompts, &pool, "m", range.clone());
             let expected = &whole[range.start.min(whole.len())..range.end.min(whole.len())];
             assert_eq!(page.iter().map(|item| &item.key).collect::<Vec<_>>(), expected.iter().map(|item| &item.key).collect::<Vec<_>>());
         }
-        assert!(items_in(&prompts, &[], 0..10).is_empty());
+        assert!(items_in(&prompts, &[], "m", 0..10).is_empty());
     }
 
     #[test]
@@ -386,7 +415,7 @@ mod tests {
     fn the_plan_covers_every_prompt_entry_and_sample_once() {
         let prompts: Vec<Prompt> = DEMO_PROMPTS[..3].iter().map(|text| Prompt::new(*text)).collect();
         let pool = [entry("a", 2), entry("b", 1)];
-        let items = plan(&prompts, &pool, |_| false);
+        let items = plan(&prompts, &pool, "m", |_| false);
         assert_eq!(items.len(), total_items(&prompts, &pool));
         assert_eq!(items.len(), 9);
         let mut keys: Vec<&str> = items.iter().map(|item| item.key.as_str()).collect();
@@ -401,18 +430,46 @@ mod tests {
     fn planning_again_leaves_out_what_is_done() {
         let prompts: Vec<Prompt> = DEMO_PROMPTS.iter().map(|text| Prompt::new(*text)).collect();
         let pool = [entry("a", 1), entry("b", 1)];
-        let first = plan(&prompts, &pool, |_| false);
+        let first = plan(&prompts, &pool, "m", |_| false);
         let done: std::collections::HashSet<String> = first[..7].iter().map(|item| item.key.clone()).collect();
-        let rest = plan(&prompts, &pool, |key| done.contains(key));
+        let rest = plan(&prompts, &pool, "m", |key| done.contains(key));
         assert_eq!(rest, first[7..].to_vec());
+    }
+
+    #[test]
+    fn local_keys_name_the_model_and_another_model_plans_new_items() {
+        let prompts = [Prompt::new("x")];
+        let hosted = PoolEntry { model: PoolModel::Hosted { endpoint: "gpt".into() }, ..entry("h", 1) };
+        let pool = [entry("a", 1), hosted];
+        let keys = |model: &str| plan(&prompts, &pool, model, |_| false).into_iter().map(|item| item.key).collect::<Vec<_>>();
+        let id = &prompts[0].id;
+        assert_eq!(keys("HuggingFaceTB/SmolLM2@q4 100%"), [format!("{id}/a/0@HuggingFaceTB%2FSmolLM2%40q4 100%25"), format!("{id}/h/0")]);
+        // The first model's items stay done; the second model's are new.
+        let done: std::collections::HashSet<String> = keys("one").into_iter().collect();
+        let second = plan(&prompts, &pool, "two", |key| done.contains(key));
+        assert_eq!(second.iter().map(|item| item.key.as_str()).collect::<Vec<_>>(), [format!("{id}/a/0@two")]);
+        assert_ne!(second[0].seed(), plan(&prompts, &pool, "one", |_| false)[0].seed());
+    }
+
+    #[test]
+    fn an_item_stored_before_keys_named_models_counts_for_its_own_model_only() {
+        // Stored states: (key, the model that made its generation).
+        let stored: std::collections::HashMap<&str, Option<&str>> =
+            [("p/a/0", Some("org/m")), ("p/a/1", None), ("p/b/0@org%2Fm", Some("org/m"))].into_iter().collect();
+        let found = |key: &str| stored_item(key, |key| stored.get(key), |made_by| *made_by).is_some();
+        assert!(found("p/a/0@org%2Fm"), "made by the model: still done");
+        assert!(!found("p/a/0@other"), "another model's: a new item");
+        assert!(!found("p/a/1@org%2Fm"), "not done (failed or running): planned again");
+        assert!(found("p/b/0@org%2Fm"));
+        assert!(!found("p/c/0"), "a hosted key has no older form");
     }
 
     #[test]
     fn seeds_follow_keys() {
         let prompts = [Prompt::new("x")];
         let pool = [entry("a", 2)];
-        let items = plan(&prompts, &pool, |_| false);
-        assert_eq!(items[0].seed(), plan(&prompts, &pool, |_| false)[0].seed());
+        let items = plan(&prompts, &pool, "m", |_| false);
+        assert_eq!(items[0].seed(), plan(&prompts, &pool, "m", |_| false)[0].seed());
         assert_ne!(items[0].seed(), items[1].seed());
         assert!(items.iter().all(|item| item.seed() < 1 << 53), "seeds survive JSON numbers");
     }
@@ -432,7 +489,7 @@ mod tests {
         let mut hosted = entry("h", 1);
         hosted.model = PoolModel::Hosted { endpoint: "router".into() };
         let pool = [entry("a", 1), hosted, entry("b", 1)];
-        let all = plan(&prompts, &pool, |_| false);
+        let all = plan(&prompts, &pool, "m", |_| false);
         let concurrency = Concurrency { local: 2, hosted: 4 };
         let lanes = lanes(all.clone(), |item: &WorkItem| pool[item.entry_index].model.clone(), concurrency);
         // Two local lanes (entries a and b share the worker) and four hosted.
