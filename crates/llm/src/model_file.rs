@@ -220,11 +220,22 @@ pub async fn read(url: &str) -> Result<Option<Blob>, Error> {
 /// range at a time with `FileReaderSync` (a dedicated worker's synchronous
 /// reader), so that the engine, which loads synchronously, never needs the
 /// whole file in memory.
+///
+/// Each read asks the browser's blob store, so small ranges (norms, the
+/// header's windows: most of a model's tensors) are served from one range
+/// of [`READ_AHEAD`] bytes read ahead, kept outside wasm memory; a range of
+/// half that or more is read on its own.
 #[cfg(feature = "local")]
 pub struct BlobBytes {
     blob: Blob,
     reader: web_sys::FileReaderSync,
+    /// The last range read ahead: where it starts, and its bytes.
+    ahead: std::cell::RefCell<Option<(u64, Uint8Array)>>,
 }
+
+/// How much [`BlobBytes`] reads ahead for small ranges.
+#[cfg(feature = "local")]
+const READ_AHEAD: u64 = 8 << 20;
 
 #[cfg(feature = "local")]
 impl BlobBytes {
@@ -232,7 +243,19 @@ impl BlobBytes {
     pub fn new(blob: Blob) -> Result<BlobBytes, Error> {
         let reader = web_sys::FileReaderSync::new()
             .map_err(|error| Error::new(ErrorKind::Unreadable { offset: 0, message: js_message(&error) }))?;
-        Ok(BlobBytes { blob, reader })
+        Ok(BlobBytes { blob, reader, ahead: Default::default() })
+    }
+
+    /// Bytes `start..end` of the file, as the browser hands them over.
+    fn range(&self, start: u64, end: u64) -> Result<Uint8Array, Error> {
+        let unreadable = |error: JsValue| Error::new(ErrorKind::Unreadable { offset: start, message: js_message(&error) });
+        let range = self.blob.slice_with_f64_and_f64(start as f64, end as f64).map_err(unreadable)?;
+        let bytes = Uint8Array::new(&self.reader.read_as_array_buffer(&range).map_err(unreadable)?.into());
+        if u64::from(bytes.length()) != end - start {
+            let message = format!("{} bytes came of the {} asked for", bytes.length(), end - start);
+            return Err(Error::new(ErrorKind::Unreadable { offset: start, message }));
+        }
+        Ok(bytes)
     }
 }
 
@@ -243,14 +266,21 @@ impl crate::file_bytes::FileBytes for BlobBytes {
     }
 
     fn read(&self, offset: u64, len: usize) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
-        let unreadable = |error: JsValue| Error::new(ErrorKind::Unreadable { offset, message: js_message(&error) });
-        let range = self.blob.slice_with_f64_and_f64(offset as f64, (offset + len as u64) as f64).map_err(unreadable)?;
-        let buffer = self.reader.read_as_array_buffer(&range).map_err(unreadable)?;
-        let bytes = Uint8Array::new(&buffer).to_vec();
-        if bytes.len() != len {
-            let message = format!("{} bytes came of the {len} asked for", bytes.len());
-            return Err(Error::new(ErrorKind::Unreadable { offset, message }));
+        let end = offset + len as u64;
+        if len as u64 >= READ_AHEAD / 2 {
+            return Ok(std::borrow::Cow::Owned(self.range(offset, end)?.to_vec()));
         }
+        let held = |ahead: &Option<(u64, Uint8Array)>| {
+            let (start, bytes) = ahead.as_ref()?;
+            let inside = offset >= *start && end <= start + u64::from(bytes.length());
+            inside.then(|| bytes.subarray((offset - start) as u32, (end - start) as u32).to_vec())
+        };
+        if let Some(bytes) = held(&self.ahead.borrow()) {
+            return Ok(std::borrow::Cow::Owned(bytes));
+        }
+        let ahead = Some((offset, self.range(offset, (offset + READ_AHEAD).min(self.size()).max(end))?));
+        let bytes = held(&ahead).unwrap_or_default();
+        *self.ahead.borrow_mut() = ahead;
         Ok(std::borrow::Cow::Owned(bytes))
     }
 }
