@@ -219,13 +219,7 @@ impl Q8Matrix {
         assert!(row < self.rows, "row {row} of a matrix of {} rows", self.rows);
         assert_eq!(out.len(), self.columns, "one row is {} values", self.columns);
         let blocks = self.columns / BLOCK;
-        let quants = &self.quants[row * self.columns..][..self.columns];
-        let scales = &self.scales[row * blocks..][..blocks];
-        for ((out, quants), &scale) in out.chunks_exact_mut(BLOCK).zip(quants.chunks_exact(BLOCK)).zip(scales) {
-            for (out, &q) in out.iter_mut().zip(quants) {
-                *out = scale * f32::from(q);
-            }
-        }
+        dequantize_blocks(&self.quants[row * self.columns..][..self.columns], &self.scales[row * blocks..][..blocks], out);
     }
 
     /// `out[t × rows + r]` = row `r` of the weights · token `t`'s
@@ -346,13 +340,7 @@ impl Activations {
         assert!(token < self.tokens, "token {token} of {}", self.tokens);
         assert_eq!(out.len(), self.columns, "one token is {} values", self.columns);
         let blocks = self.columns / BLOCK;
-        let quants = &self.quants[token * self.columns..][..self.columns];
-        let scales = &self.scales[token * blocks..][..blocks];
-        for ((out, quants), &scale) in out.chunks_exact_mut(BLOCK).zip(quants.chunks_exact(BLOCK)).zip(scales) {
-            for (out, &q) in out.iter_mut().zip(quants) {
-                *out = scale * f32::from(q);
-            }
-        }
+        dequantize_blocks(&self.quants[token * self.columns..][..self.columns], &self.scales[token * blocks..][..blocks], out);
     }
 
     pub fn tokens(&self) -> usize {
@@ -368,6 +356,15 @@ impl Activations {
             scales: &self.scales[(t + j) * blocks..][..blocks],
             sums: &self.sums[(t + j) * blocks..][..blocks],
         })
+    }
+}
+
+/// `out` = each block's scale times its integers, block by block.
+fn dequantize_blocks<Q: Copy + Into<f32>>(quants: &[Q], scales: &[f32], out: &mut [f32]) {
+    for ((out, quants), &scale) in out.chunks_exact_mut(BLOCK).zip(quants.chunks_exact(BLOCK)).zip(scales) {
+        for (out, &q) in out.iter_mut().zip(quants) {
+            *out = scale * q.into();
+        }
     }
 }
 
