@@ -235,3 +235,25 @@ test('the real model loads from its URL with progress, generates, scores and can
 
   assert.deepEqual(errors, []);
 });
+
+test('a model the cache cannot keep still loads, and the cache keeps nothing of it', async () => {
+  const cdp = await page.context().newCDPSession(page);
+  const origin = new URL(baseUrl).origin;
+  // A full disk, as the browser sees it: 1 MB for the whole origin.
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 << 20 });
+  try {
+    const url = `${modelUrl()}?uncached=1`;
+    const loaded = await request({ type: 'Load', id: 40, source: { kind: 'url', url } });
+    const ready = finalAnswer(loaded);
+    assert.equal(ready.type, 'Ready', JSON.stringify(ready));
+    assert.ok(loaded.some((a) => a.type === 'Progress' && a.stage === 'download'));
+    const cached = await page.evaluate(async (url) => (await (await caches.open('prefab-models-v1')).match(url)) !== undefined, url);
+    assert.equal(cached, false, 'nothing kept');
+    const generated = finalAnswer(await request({ type: 'Generate', id: 41, messages: [{ role: 'user', content: 'Hi' }], params: { max_new_tokens: 4 } }));
+    assert.equal(generated.type, 'Done');
+  } finally {
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+  }
+  // The cache said why in the console, a warning; nothing failed.
+  assert.deepEqual(errors, []);
+});

@@ -61,54 +61,91 @@ pub struct CachedModel {
     pub stored_at_ms: f64,
 }
 
-/// Downloads `url` straight into the cache, calling `progress(done, total)`
-/// as bytes arrive (`total` is 0 when the server does not say).
+/// Downloads `url`, calling `progress(done, total)` as bytes arrive
+/// (`total` is 0 when the server does not say), and returns the file.
 ///
 /// The body goes from the network to the cache on disk without passing
 /// through this worker's memory: the stream is split in two (`tee`), one
-/// branch written by the cache, the other only counted here. An answer that
-/// is a web page or does not start as a GGUF file is stopped, and the cache
-/// keeps nothing of it (`cache.put` keeps an entry only once its body has
-/// all arrived). A file that later fails to load is for the caller to
-/// [`delete`].
-pub async fn download(url: &str, mut progress: impl FnMut(u64, u64)) -> Result<(), Error> {
-    let failed = |message: String| Error::new(ErrorKind::Download(format!("could not download {url}: {message}")));
-    let abort = AbortController::new().map_err(|error| failed(js_message(&error)))?;
+/// branch written by the cache, the other only counted here; the file
+/// returned is the cache's. An answer that is a web page or does not start
+/// as a GGUF file is stopped, and the cache keeps nothing of it
+/// (`cache.put` keeps an entry only once its body has all arrived). A file
+/// that later fails to load is for the caller to [`delete`].
+///
+/// A model that cannot be cached still loads: where the page has no
+/// Cache Storage, or the cache refuses the file (a full disk), it is
+/// downloaded (again) into a `Blob` in memory, outside wasm memory.
+pub async fn download(url: &str, mut progress: impl FnMut(u64, u64)) -> Result<Blob, Error> {
+    let Ok(cache) = open().await else {
+        return download_to_memory(url, &mut progress).await;
+    };
+    download_to_cache(url, &cache, &mut progress).await?;
+    match read(url).await {
+        Ok(Some(kept)) => Ok(kept),
+        // The cache refused it (`Ok(None)`: it lost it as it was written).
+        Ok(None) | Err(_) => download_to_memory(url, &mut progress).await,
+    }
+}
+
+/// A download under way: its body, and what the server said of it.
+struct Answer {
+    body: ReadableStream,
+    total: u64,
+    etag: Option<String>,
+    /// Stops the download.
+    abort: AbortController,
+}
+
+/// Asks for `url` and checks the answer is not an error or a web page.
+async fn fetch(url: &str) -> Result<Answer, Error> {
+    let abort = AbortController::new().map_err(|error| download_error(url, js_message(&error)))?;
     let init = RequestInit::new();
     init.set_signal(Some(&abort.signal()));
     let response: Response = JsFuture::from(global_fetch(url, &init))
         .await
         .map_err(|error| {
-            failed(format!(
-                "the server could not be reached ({}); check the address, the connection, and that the server allows this page (CORS)",
-                js_message(&error)
-            ))
+            download_error(
+                url,
+                format!(
+                    "the server could not be reached ({}); check the address, the connection, and that the server allows this page (CORS)",
+                    js_message(&error)
+                ),
+            )
         })?
         .unchecked_into();
     if !response.ok() {
-        return Err(failed(format!("the server answered {} {}", response.status(), response.status_text())));
+        return Err(download_error(url, format!("the server answered {} {}", response.status(), response.status_text())));
     }
     let headers = response.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     if model_check::is_web_page(header("content-type").as_deref()) {
-        return Err(failed(
+        return Err(download_error(
+            url,
             "the address answers with a web page, not a model file; use the address of the .gguf file itself (on the Hub: …/resolve/main/….gguf)"
                 .to_owned(),
         ));
     }
     let total = header("content-length").and_then(|length| length.parse::<u64>().ok()).unwrap_or(0);
-    let etag = header("etag");
-    let body = response.body().ok_or_else(|| failed("the answer has no body".to_owned()))?;
+    let body = response.body().ok_or_else(|| download_error(url, "the answer has no body".to_owned()))?;
+    Ok(Answer { body, total, etag: header("etag"), abort })
+}
+
+fn download_error(url: &str, message: String) -> Error {
+    Error::new(ErrorKind::Download(format!("could not download {url}: {message}")))
+}
+
+/// Downloads `url` into `cache`. A failure to write is a `Download` error
+/// like a failure to read; [`download`] tells them apart by what follows.
+async fn download_to_cache(url: &str, cache: &Cache, progress: &mut impl FnMut(u64, u64)) -> Result<(), Error> {
+    let Answer { body, total, etag, abort } = fetch(url).await?;
     let branches = body.tee();
     let (to_cache, to_count): (ReadableStream, ReadableStream) =
         (branches.get(0).unchecked_into(), branches.get(1).unchecked_into());
-    let cache = open().await?;
     let entry = Response::new_with_opt_readable_stream_and_init(Some(&to_cache), &entry_init(url, total, etag.as_deref())?)
         .map_err(|error| cache_error(&format!("keep {url}"), &error))?;
     // Runs while the other branch is counted below.
     let stored = JsFuture::from(cache.put_with_str(url, &entry));
-
-    let done = match count(&to_count, total, &mut progress).await {
+    let done = match count(&to_count, total, progress, None).await {
         Ok(done) => done,
         Err(stopped) => {
             // The cache's branch fails with the download and keeps nothing;
@@ -118,22 +155,33 @@ pub async fn download(url: &str, mut progress: impl FnMut(u64, u64)) -> Result<(
             abort.abort();
             let _ = stored.await;
             let _ = delete(url).await;
-            return Err(match stopped {
-                Counted::Failed(message) => failed(message),
-                Counted::NotGguf(error) => error.in_file(url),
-            });
+            return Err(stopped.into_error(url));
         }
     };
-    stored.await.map_err(|error| cache_error(&format!("keep {url}"), &error))?;
+    if let Err(error) = stored.await {
+        // Read again into memory by `download`; said in the console.
+        web_sys::console::warn_1(&format!("the browser's cache could not keep {url}: {}", js_message(&error)).into());
+        return Ok(());
+    }
     if total == 0 {
         // The size is known only now: keep it with the entry, as every
         // entry has it (the cache copies on disk).
-        let kept = read(url).await?.ok_or_else(|| failed("the cache lost the file as it was written".to_owned()))?;
-        let entry = Response::new_with_opt_blob_and_init(Some(&kept), &entry_init(url, done, etag.as_deref())?)
-            .map_err(|error| cache_error(&format!("keep {url}"), &error))?;
-        JsFuture::from(cache.put_with_str(url, &entry)).await.map_err(|error| cache_error(&format!("keep {url}"), &error))?;
+        if let Some(kept) = read(url).await? {
+            let entry = Response::new_with_opt_blob_and_init(Some(&kept), &entry_init(url, done, etag.as_deref())?)
+                .map_err(|error| cache_error(&format!("keep {url}"), &error))?;
+            JsFuture::from(cache.put_with_str(url, &entry)).await.map_err(|error| cache_error(&format!("keep {url}"), &error))?;
+        }
     }
     Ok(())
+}
+
+/// Downloads `url` into a `Blob` held by the browser, for when the cache
+/// cannot keep it.
+async fn download_to_memory(url: &str, progress: &mut impl FnMut(u64, u64)) -> Result<Blob, Error> {
+    let answer = fetch(url).await?;
+    let chunks = Array::new();
+    count(&answer.body, answer.total, progress, Some(&chunks)).await.map_err(|stopped| stopped.into_error(url))?;
+    Blob::new_with_u8_array_sequence(&chunks).map_err(|error| download_error(url, js_message(&error)))
 }
 
 /// Why counting a download stopped.
@@ -144,9 +192,19 @@ enum Counted {
     NotGguf(Error),
 }
 
-/// Reads a download's bytes as they arrive, without keeping them: checks
-/// that they start as a GGUF file, reports progress, and says how many came.
-async fn count(stream: &ReadableStream, total: u64, progress: &mut impl FnMut(u64, u64)) -> Result<u64, Counted> {
+impl Counted {
+    fn into_error(self, url: &str) -> Error {
+        match self {
+            Counted::Failed(message) => download_error(url, message),
+            Counted::NotGguf(error) => error.in_file(url),
+        }
+    }
+}
+
+/// Reads a download's bytes as they arrive, keeping them only in `keep`
+/// (as they came, outside wasm memory) when given: checks that they start
+/// as a GGUF file, reports progress, and says how many came.
+async fn count(stream: &ReadableStream, total: u64, progress: &mut impl FnMut(u64, u64), keep: Option<&Array>) -> Result<u64, Counted> {
     let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut start = Vec::new();
     let mut done = 0u64;
@@ -169,6 +227,9 @@ async fn count(stream: &ReadableStream, total: u64, progress: &mut impl FnMut(u6
             }
         }
         done += u64::from(value.length());
+        if let Some(keep) = keep {
+            keep.push(&value);
+        }
         progress(done, total);
     }
     if start.len() < model_check::START_BYTES {

@@ -226,8 +226,8 @@ async fn parse(file: Blob, options: &LoadOptions, progress: &impl Fn(LoadStage, 
     Engine::load(&file, options, |step| progress(step.stage, step.done, step.total))
 }
 
-/// The file at `url` in the cache: there already when a whole copy is, else
-/// downloaded into it (with progress at most every 1% or so).
+/// The file at `url`: the cache's when it holds a whole copy, else
+/// downloaded (into the cache when it can; progress at most every 1% or so).
 async fn cached_or_downloaded(url: &str, progress: &impl Fn(LoadStage, u64, u64)) -> Result<Blob, Error> {
     if let Some(cached) = model_file::read(url).await? {
         let size = cached.size() as u64;
@@ -241,9 +241,7 @@ async fn cached_or_downloaded(url: &str, progress: &impl Fn(LoadStage, u64, u64)
             progress(LoadStage::Download, done, total);
         }
     })
-    .await?;
-    let stored = format!("could not read {url} from the browser's cache right after downloading it");
-    model_file::read(url).await?.ok_or_else(|| Error::new(prefab_llm::ErrorKind::Download(stored)))
+    .await
 }
 
 /// Stops the generations asked to stop, then gives every other one its
