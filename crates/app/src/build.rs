@@ -591,8 +591,7 @@ fn ResultsTable(retry: impl Fn(String) + Copy + Send + Sync + 'static) -> impl I
         let prompts = project.prompts.get();
         let pool = project.pool.get();
         let items = project.items.get();
-        model.state.track();
-        model.remembered.track();
+        model.track_planning_model_id();
         prefab_core::pool_plan::items_in(&prompts, &pool, &model.planning_model_id(), paging.range(total.get()))
             .into_iter()
             .map(|item| {

@@ -184,6 +184,13 @@ impl LocalModel {
         }
     }
 
+    /// Tracks what [`LocalModel::planning_model_id`] reads, for a view or
+    /// memo that plans.
+    pub fn track_planning_model_id(&self) {
+        self.state.track();
+        self.remembered.track();
+    }
+
     /// What the pool loads when no model is ready: the last model that
     /// loaded, else the default one; an error that says what to do when the
     /// last one was a picked file.

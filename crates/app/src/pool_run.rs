@@ -230,8 +230,7 @@ impl PoolRun {
         project.prompts.track();
         project.pool.track();
         project.items.track();
-        model.state.track();
-        model.remembered.track();
+        model.track_planning_model_id();
         match self.stage {
             Stage::Pool => {}
             Stage::Evol => project.evol.track(),

@@ -189,14 +189,13 @@ mod simd128 {
                 }
             }
         }
-        sums.map(|row| {
-            row.map(|sum| {
-                f32x4_extract_lane::<0>(sum)
-                    + f32x4_extract_lane::<1>(sum)
-                    + f32x4_extract_lane::<2>(sum)
-                    + f32x4_extract_lane::<3>(sum)
-            })
-        })
+        sums.map(|row| row.map(lane_sum))
+    }
+
+    /// The four lanes of `sum` added, first to last.
+    #[inline(always)]
+    fn lane_sum(sum: v128) -> f32 {
+        f32x4_extract_lane::<0>(sum) + f32x4_extract_lane::<1>(sum) + f32x4_extract_lane::<2>(sum) + f32x4_extract_lane::<3>(sum)
     }
 
     #[inline(always)]
@@ -232,13 +231,7 @@ mod simd128 {
                 }
             }
         }
-        array(|r| {
-            array(|t| {
-                let sum = sums[r][t];
-                f32x4_extract_lane::<0>(sum) + f32x4_extract_lane::<1>(sum) + f32x4_extract_lane::<2>(sum) + f32x4_extract_lane::<3>(sum)
-                    - offsets[r][t]
-            })
-        })
+        array(|r| array(|t| lane_sum(sums[r][t]) - offsets[r][t]))
     }
 }
 

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{activations, Numbers};
+use common::{activations, assert_within, Numbers};
 use prefab_kernels::{Activations, LayoutError, Q8Matrix, BLOCK};
 
 #[cfg(target_arch = "wasm32")]
@@ -62,11 +62,7 @@ fn check(tokens: usize, rows: usize, columns: usize, seed: u64) {
                 // Bounds every partial sum, in whatever order a tile adds them.
                 magnitude += products.iter().map(|p| p.abs()).sum::<i64>() as f64 * scale.abs();
             }
-            let got = f64::from(out[t * rows + r]);
-            assert!(
-                (got - expected).abs() <= 1e-6 * magnitude.max(1.0),
-                "{tokens} tokens × {rows} rows × {columns}: token {t}, row {r}: {got} ≠ {expected}"
-            );
+            assert_within(out[t * rows + r], expected, magnitude, 1e-6, format!("{tokens} tokens × {rows} rows × {columns}: token {t}, row {r}"));
         }
     }
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{activations, Numbers};
+use common::{activations, assert_within, Numbers};
 use prefab_kernels::{Activations, LayoutError, Q4Matrix, BLOCK, SUPER_BLOCK};
 
 #[cfg(target_arch = "wasm32")]
@@ -85,11 +85,7 @@ fn every_tile_shape_matches_exact_arithmetic() {
                 let pairs = weights[r * columns..][..columns].iter().zip(&values[t * columns..][..columns]);
                 let expected: f64 = pairs.clone().map(|(&w, &x)| f64::from(w) * f64::from(x)).sum();
                 let magnitude: f64 = pairs.map(|(&w, &x)| (f64::from(w) * f64::from(x)).abs()).sum();
-                let got = f64::from(out[t * rows + r]);
-                assert!(
-                    (got - expected).abs() <= 1e-5 * magnitude.max(1.0),
-                    "{tokens} tokens: token {t}, row {r}: {got} ≠ {expected}"
-                );
+                assert_within(out[t * rows + r], expected, magnitude, 1e-5, format!("{tokens} tokens: token {t}, row {r}"));
             }
         }
     }

@@ -35,3 +35,11 @@ pub fn activations(tokens: usize, columns: usize, numbers: &mut Numbers) -> (Vec
     (values, ints, scales)
 }
 
+
+/// Asserts a kernel's output `got` is `expected` within `relative` of the
+/// `magnitude` of the terms summed (at least 1), which bounds every partial
+/// sum in whatever order a tile adds them.
+pub fn assert_within(got: f32, expected: f64, magnitude: f64, relative: f64, what: impl std::fmt::Display) {
+    let got = f64::from(got);
+    assert!((got - expected).abs() <= relative * magnitude.max(1.0), "{what}: {got} ≠ {expected}");
+}
