@@ -48,7 +48,7 @@ function rawStatus(path) {
   });
 }
 
-test('the page loads with no console errors, navigates between its four places, and the worker answers a ping', async () => {
+test('the page loads with no console errors, navigates between its four places, and the worker answers a ping once Build opens', async () => {
   const page = await browser.context.newPage();
   const errors = collectErrors(page);
   await page.goto(baseUrl);
@@ -63,8 +63,12 @@ test('the page loads with no console errors, navigates between its four places, 
     assert.equal(await page.locator('nav a[aria-current="page"]').count(), 1);
   }
 
+  // Rating needs no model: the worker starts when Build opens (or a model is needed).
   const status = page.getByTestId('worker-status');
-  await page.waitForFunction(() => document.querySelector('[data-testid="worker-status"]')?.dataset.state !== 'starting');
+  assert.equal(await status.getAttribute('data-state'), 'idle', await status.textContent());
+  assert.equal(await status.textContent(), 'Model worker: starts when a model is needed');
+  await page.getByTestId('nav-build').click();
+  await page.waitForFunction(() => !['idle', 'starting'].includes(document.querySelector('[data-testid="worker-status"]')?.dataset.state));
   assert.equal(await status.getAttribute('data-state'), 'ready', await status.textContent());
   assert.match(await status.textContent(), /^Model worker: ready \(v\d+\.\d+\.\d+, ping \d+\.\d ms\)$/);
 

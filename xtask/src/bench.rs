@@ -21,6 +21,10 @@
 //!   (`tests/bench/judge_bench.mjs`, with the page's own judge prompts).
 //! - `rating`: keypress → next item painted in Contribute, p50 and p95, with
 //!   10,000 records in the project (`tests/bench/rating_bench.mjs`).
+//! - `room`: a contributor's first load in headless Chromium, bytes on the
+//!   wire until Contribute answers (`tests/bench/room_bench.mjs`); then 50
+//!   clients fetching those files and the model at once from the same
+//!   server, with and without compression: the time to serve all, the bytes.
 
 use crate::serve::Server;
 use crate::setup::{self, chromium_paths, run};
@@ -31,8 +35,8 @@ use std::process::Command;
 pub fn run_named(ws: &Workspace, args: &[String]) -> Result<(), String> {
     let all = args.is_empty();
     for arg in args {
-        if !["core", "collect", "model", "judge", "rating"].contains(&arg.as_str()) {
-            return Err(format!("unknown benchmark {arg}: the benchmarks are core, collect, model, judge and rating"));
+        if !["core", "collect", "model", "judge", "rating", "room"].contains(&arg.as_str()) {
+            return Err(format!("unknown benchmark {arg}: the benchmarks are core, collect, model, judge, rating and room"));
         }
     }
     let wanted = |name: &str| all || args.iter().any(|arg| arg == name);
@@ -50,6 +54,9 @@ pub fn run_named(ws: &Workspace, args: &[String]) -> Result<(), String> {
     }
     if wanted("rating") {
         rating(ws)?;
+    }
+    if wanted("room") {
+        room(ws)?;
     }
     Ok(())
 }
@@ -155,6 +162,41 @@ fn rating(ws: &Workspace) -> Result<(), String> {
     let server = Server::start("127.0.0.1:0", dist, ws.cache.join("models"))?;
     step(&format!("rating in headless Chromium: keypress → next item painted with 10,000 records (http://{})", server.addr()));
     run(&mut bench_script(&bench, "rating_bench.mjs", &server))
+}
+
+/// How many phones the room has.
+const ROOM_CLIENTS: usize = 50;
+
+fn room(ws: &Workspace) -> Result<(), String> {
+    setup::ensure_chromium()?;
+    let bench = ws.root.join("tests/bench");
+    setup::ensure_node_modules(&bench, "playwright-core for the room benchmark")?;
+    let model = model::ensure_default_model(ws)?;
+    let dist = setup::build_dist(ws)?;
+    let server = Server::start("127.0.0.1:0", dist, model.parent().expect("the model sits in a folder").to_path_buf())?;
+    step(&format!("a contributor's first load in headless Chromium (http://{})", server.addr()));
+    let output = bench_script(&bench, "room_bench.mjs", &server).output().map_err(|error| format!("node room_bench.mjs: {error}"))?;
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let (figures, files) = printed.trim_end().rsplit_once('\n').ok_or_else(|| format!("room_bench.mjs printed no file list:\n{printed}{}", String::from_utf8_lossy(&output.stderr)))?;
+    println!("{figures}");
+    let mut paths: Vec<String> = serde_json::from_str(files).map_err(|error| format!("room_bench.mjs's file list: {error}"))?;
+    paths.push(format!("/models/{}", model::DEFAULT_MODEL));
+
+    step(&format!("{ROOM_CLIENTS} clients at once, each fetching those {} files and the model (loopback)", paths.len() - 1));
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let timeout = std::time::Duration::from_secs(300);
+    println!("{:<24} {:>14} {:>18} {:>16} {:>16}", "Accept-Encoding", "seconds (all)", "page MB / client", "MB on the wire", "throughput MB/s");
+    for accept in ["gzip, deflate, br", "gzip", "identity"] {
+        let run = crate::room::room(server.addr(), ROOM_CLIENTS, &paths, &[("Accept-Encoding", accept)], timeout)?;
+        let refused = run.answers.iter().flatten().filter(|answer| answer.status != 200).count();
+        if refused > 0 {
+            return Err(format!("{refused} answers were not 200 OK"));
+        }
+        let page_per_client = run.answers[0][..paths.len() - 1].iter().map(|answer| answer.wire_bytes).sum::<u64>() as f64 / 1e6;
+        let seconds = run.elapsed.as_secs_f64();
+        println!("{accept:<24} {seconds:>14.2} {page_per_client:>18.3} {:>16.0} {:>16.0}", run.wire_bytes as f64 / 1e6, run.wire_bytes as f64 / 1e6 / seconds);
+    }
+    Ok(())
 }
 
 /// `node <script>` in `tests/bench`, pointed at the server and the browser.

@@ -15,10 +15,13 @@
 //! command on a machine only builds what changed.
 
 mod bench;
+mod compression;
 mod csp;
 mod hub;
 mod model;
+mod room;
 mod serve;
+mod service_worker;
 mod services;
 mod setup;
 mod test;
@@ -36,11 +39,14 @@ commands:
                                       a local Hugging Face Hub on PORT+1 keeping its repos in DIR
                                       (for a room with no internet)
   test                                install the test tools and run every test
-  dist                                build the release page into dist/
-  bench [core] [collect] [model] [rating]
+  dist [--with-model]                 build the release page into dist/; with --with-model,
+                                      the default model too (dist/models/), so the page works
+                                      where it is deployed with no other download
+  bench [core] [collect] [model] [judge] [rating] [room]
                                       print speed figures (release builds, native and in Chromium):
                                       the dataset core, Collect on 100 people × 200 ratings, the
-                                      local model against wllama, and rating in the page
+                                      local model against wllama, the judges, rating in the page,
+                                      and a room: a contributor's first load, 50 clients at once
 ";
 
 fn main() -> ExitCode {
@@ -48,7 +54,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("serve") => serve_command(&args[1..]),
         Some("test") => test::run(&Workspace::locate()),
-        Some("dist") => setup::build_dist(&Workspace::locate()).map(|_| ()),
+        Some("dist") => dist_command(&args[1..]),
         Some("bench") => bench::run_named(&Workspace::locate(), &args[1..]),
         // Not in the usage: starts the local Hub, seeds it and runs only the
         // official clients against it (seconds, for work on the hub).
@@ -69,6 +75,37 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask dist [--with-model]`.
+fn dist_command(args: &[String]) -> Result<(), String> {
+    let with_model = match args {
+        [] => false,
+        [flag] if flag == "--with-model" => true,
+        _ => return Err(format!("unknown dist options {args:?}\n{USAGE}")),
+    };
+    let workspace = Workspace::locate();
+    let dist = setup::build_dist(&workspace)?;
+    let shipped = dist.join("models");
+    if !with_model {
+        if shipped.exists() {
+            std::fs::remove_dir_all(&shipped).map_err(|error| format!("removing {}: {error}", shipped.display()))?;
+            step("dist/models/ removed (the model ships only with --with-model)");
+        }
+        return Ok(());
+    }
+    let model = model::ensure_default_model(&workspace)?;
+    let target = shipped.join(model::DEFAULT_MODEL);
+    if std::fs::metadata(&target).ok().map(|meta| meta.len()) != std::fs::metadata(&model).ok().map(|meta| meta.len()) {
+        std::fs::create_dir_all(&shipped).map_err(|error| format!("creating {}: {error}", shipped.display()))?;
+        let _ = std::fs::remove_file(&target);
+        // A hard link costs no space; another file system needs a copy.
+        if std::fs::hard_link(&model, &target).is_err() {
+            std::fs::copy(&model, &target).map_err(|error| format!("copying the model into {}: {error}", target.display()))?;
+        }
+    }
+    step(&format!("dist/ ships the default model: dist/models/{} (the page's default model address)", model::DEFAULT_MODEL));
+    Ok(())
 }
 
 fn serve_command(args: &[String]) -> Result<(), String> {

@@ -5,8 +5,10 @@
 //! (`Cross-Origin-Opener-Policy: same-origin`, `Cross-Origin-Embedder-Policy:
 //! require-corp`), which a multi-threaded wasm build needs for
 //! SharedArrayBuffer, and the MIME types browsers insist on (`application/wasm`
-//! for streaming compilation, `text/javascript` for workers). The tests use
-//! this same server, so what they check is what `cargo xtask serve` serves.
+//! for streaming compilation, `text/javascript` for workers). The page's
+//! files go compressed, every answer has an ETag (see [`crate::compression`]).
+//! The tests use this same server, so what they check is what `cargo xtask
+//! serve` serves.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,9 +16,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
+use crate::compression::{self, Compressed, Encoding, Stamp};
+
 /// How many requests are answered at once: a thread is held for as long as a
-/// browser takes to read a file (the page's wasm, a model download).
-const THREADS: usize = 16;
+/// browser takes to read a file (the page's wasm, a model download), and a
+/// room has dozens of phones.
+const THREADS: usize = 64;
 
 /// A running server; it stops when dropped.
 pub struct Server {
@@ -45,8 +50,13 @@ impl Server {
         let mut mounts: Vec<Mount> = extra;
         mounts.push(("/models/", models));
         mounts.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
-        mounts.push(("/", dist));
-        let workers = Workers::start(http, THREADS, move |request| answer(request, &mounts));
+        mounts.push(("/", dist.clone()));
+        let compressed = Arc::new(Compressed::default());
+        // The page's files are compressed in the background now, so the
+        // first phones do not wait for it.
+        let warming = Arc::clone(&compressed);
+        std::thread::spawn(move || warm(&warming, &dist));
+        let workers = Workers::start(http, THREADS, move |request| answer(request, &mounts, &compressed));
         Ok(Server { workers, addr })
     }
 
@@ -132,7 +142,7 @@ impl Drop for Workers {
     }
 }
 
-fn answer(request: Request, mounts: &[Mount]) {
+fn answer(request: Request, mounts: &[Mount], compressed: &Compressed) {
     let file = match request.method() {
         Method::Get | Method::Head => resolve(request.url(), mounts),
         _ => {
@@ -140,21 +150,63 @@ fn answer(request: Request, mounts: &[Mount]) {
             return;
         }
     };
-    let opened = file.as_ref().and_then(|path| std::fs::File::open(path).ok().map(|file| (path, file)));
-    let _ = match opened {
-        Some((path, file)) if path.is_file() => {
+    let opened = file.as_ref().and_then(|path| {
+        let file = std::fs::File::open(path).ok()?;
+        let meta = file.metadata().ok().filter(std::fs::Metadata::is_file)?;
+        Some((path, file, meta))
+    });
+    let Some((path, file, meta)) = opened else {
+        let _ = request.respond(Response::from_string("not found").with_status_code(StatusCode(404)));
+        return;
+    };
+    let content_type = content_type(path);
+    let encoding = if compression::compressible(content_type, meta.len()) { compression::preferred(header_value(&request, "Accept-Encoding")) } else { Encoding::Identity };
+    let stamp = Stamp::of(&meta);
+    let etag = stamp.etag(encoding);
+    let mut headers = vec![header("ETag", &etag)];
+    headers.extend(ISOLATION_HEADERS.iter().map(|(name, value)| header(name, value)));
+    if compression::compressible(content_type, meta.len()) {
+        headers.push(header("Vary", "Accept-Encoding"));
+    }
+    if compression::not_modified(header_value(&request, "If-None-Match"), &etag) {
+        let _ = request.respond(headers.into_iter().fold(Response::empty(304), Response::with_header));
+        return;
+    }
+    headers.push(header("Content-Type", content_type));
+    let _ = match encoding.header() {
+        None => {
             // Always a Content-Length, never chunked: the page shows model
             // download progress from it.
-            let mut response = Response::from_file(file)
-                .with_chunked_threshold(usize::MAX)
-                .with_header(header("Content-Type", content_type(path)));
-            for (name, value) in ISOLATION_HEADERS {
-                response.add_header(header(name, value));
-            }
-            request.respond(response)
+            let response = Response::from_file(file).with_chunked_threshold(usize::MAX);
+            request.respond(headers.into_iter().fold(response, Response::with_header))
         }
-        _ => request.respond(Response::from_string("not found").with_status_code(StatusCode(404))),
+        Some(name) => match compressed.body(path, stamp, encoding) {
+            Ok(body) => {
+                headers.push(header("Content-Encoding", name));
+                let response = Response::new(StatusCode(200), Vec::new(), std::io::Cursor::new(body.as_slice()), Some(body.len()), None);
+                request.respond(headers.into_iter().fold(response, Response::with_header))
+            }
+            Err(message) => request.respond(Response::from_string(message).with_status_code(500)),
+        },
     };
+}
+
+/// The value of a request's header, by name (any case).
+fn header_value<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
+    request.headers().iter().find(|header| header.field.equiv(name)).map(|header| header.value.as_str())
+}
+
+/// Compresses the page's files (the top of `dist`) in every encoding.
+fn warm(compressed: &Compressed, dist: &Path) {
+    let Ok(entries) = std::fs::read_dir(dist) else { return };
+    for path in entries.flatten().map(|entry| entry.path()) {
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        if meta.is_file() && compression::compressible(content_type(&path), meta.len()) {
+            for encoding in [Encoding::Brotli, Encoding::Gzip] {
+                let _ = compressed.body(&path, Stamp::of(&meta), encoding);
+            }
+        }
+    }
 }
 
 /// Sent with every file: cross-origin isolation, and no stale builds after a rebuild.
@@ -187,6 +239,7 @@ fn content_type(path: &Path) -> &'static str {
         "css" => "text/css; charset=utf-8",
         "wasm" => "application/wasm",
         "json" => "application/json",
+        "webmanifest" => "application/manifest+json",
         "md" | "txt" => "text/plain; charset=utf-8",
         "svg" => "image/svg+xml",
         "png" => "image/png",
@@ -237,6 +290,66 @@ mod tests {
         assert_eq!(content_type(Path::new("prefab-worker_loader.js")), "text/javascript; charset=utf-8");
         assert_eq!(content_type(Path::new("index.html")), "text/html; charset=utf-8");
         assert_eq!(content_type(Path::new("model.gguf")), "application/octet-stream");
+    }
+
+    /// A room: 50 clients load the page and the model at once; each gets
+    /// every byte, the page's files compressed, the model as it is; a page
+    /// opened again is a 304. Loopback only, bounded in count and time.
+    #[test]
+    fn fifty_clients_load_the_page_and_the_model_at_once() {
+        use crate::room;
+        use std::io::Read;
+        use std::time::Duration;
+        let root = std::env::temp_dir().join(format!("prefab-room-{}", std::process::id()));
+        let (dist, models) = (root.join("dist"), root.join("models"));
+        std::fs::create_dir_all(&dist).unwrap();
+        std::fs::create_dir_all(&models).unwrap();
+        let html = "<!doctype html><title>Prefab</title>".repeat(20);
+        // A page's wasm is repetitive; a quantized model is not (a simple generator's bytes).
+        let wasm: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8 ^ (i / 4096) as u8).collect();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let model: Vec<u8> = (0..16 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        std::fs::write(dist.join("index.html"), &html).unwrap();
+        std::fs::write(dist.join("prefab-app_bg.wasm"), &wasm).unwrap();
+        std::fs::write(models.join("m.gguf"), &model).unwrap();
+        let server = Server::start("127.0.0.1:0", dist, models).unwrap();
+
+        let paths = ["/", "/prefab-app_bg.wasm", "/models/m.gguf"];
+        let run = room::room(server.addr(), 50, &paths, &[("Accept-Encoding", "gzip, deflate, br")], Duration::from_secs(60)).unwrap();
+        assert_eq!(run.answers.len(), 50);
+        for answers in &run.answers {
+            let [page, app, gguf] = &answers[..] else { panic!("three answers") };
+            assert!(answers.iter().all(|answer| answer.status == 200));
+            for (answer, original) in [(page, html.as_bytes()), (app, &wasm[..])] {
+                assert_eq!(answer.header("content-encoding"), Some("br"));
+                let mut decoded = Vec::new();
+                brotli::Decompressor::new(&answer.body[..], 4096).read_to_end(&mut decoded).unwrap();
+                assert!(decoded == original, "the decoded body is the file");
+            }
+            assert_eq!(gguf.header("content-encoding"), None, "a model goes as it is");
+            assert!(gguf.body == model);
+        }
+        let per_client = run.wire_bytes / 50;
+        assert!(per_client > model.len() as u64 && per_client < (model.len() + wasm.len() / 2) as u64, "{per_client} bytes each");
+
+        // Opened again: the ETag says nothing changed.
+        let first = &run.answers[0][1];
+        let etag = first.header("etag").unwrap();
+        let again = room::get(server.addr(), "/prefab-app_bg.wasm", &[("Accept-Encoding", "br"), ("If-None-Match", etag)], Duration::from_secs(10)).unwrap();
+        assert_eq!((again.status, again.body.len(), again.header("etag")), (304, 0, Some(etag)));
+        assert_eq!(again.header("cross-origin-embedder-policy"), Some("require-corp"));
+        let plain = room::get(server.addr(), "/prefab-app_bg.wasm", &[("If-None-Match", etag)], Duration::from_secs(10)).unwrap();
+        assert_eq!((plain.status, plain.header("content-encoding")), (200, None), "another encoding is another ETag");
+        assert!(plain.body == wasm);
+        drop(server);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[cfg(unix)]

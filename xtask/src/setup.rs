@@ -182,6 +182,7 @@ pub fn build_dist(ws: &Workspace) -> Result<PathBuf, String> {
     let index = dist.join("index.html");
     let html = std::fs::read_to_string(&index).map_err(|error| format!("reading {}: {error}", index.display()))?;
     std::fs::write(&index, crate::csp::with_policy(&html)?).map_err(|error| format!("writing {}: {error}", index.display()))?;
+    crate::service_worker::stamp(&dist)?;
     let _ = std::fs::write(&stamp, inputs);
     Ok(dist)
 }

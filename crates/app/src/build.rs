@@ -35,8 +35,8 @@ pub fn Build() -> impl IntoView {
 }
 
 /// Shows a storage or input problem under a panel.
-fn report(slot: RwSignal<Option<String>>, outcome: Result<(), String>) {
-    slot.set(outcome.err());
+fn report(slot: RwSignal<Option<String>>, outcome: Result<(), impl std::fmt::Display>) {
+    slot.set(outcome.err().map(|error| error.to_string()));
 }
 
 #[component]

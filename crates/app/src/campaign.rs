@@ -372,7 +372,7 @@ impl Campaign {
             // On disk before it is sent: it is sent as this same file until it lands.
             if let Err(message) = project::put_setting(&key, &*state).await {
                 state.outbox = None;
-                return Err(message);
+                return Err(message.to_string());
             }
         }
         let Some(outbox) = state.outbox.clone() else { return Ok(()) };
@@ -382,7 +382,7 @@ impl Campaign {
                 state.pull_request = Some(num);
                 state.uploaded.extend(outbox.ratings.iter().cloned());
                 state.outbox = None;
-                project::put_setting(&key, &*state).await
+                project::put_setting(&key, &*state).await.map_err(|error| error.to_string())
             }
             Err(error) => {
                 // An expired sign-in signs out, so the status line asks again.

@@ -22,7 +22,9 @@ use prefab_core::campaign::{priority, Coverage};
 use prefab_core::record::{HumanRating, RatingValue, Verdict};
 
 use crate::campaign::{link_in_address, Campaign, CampaignStatus, Opened};
+use crate::offline::Offline;
 use crate::project::{self, Project};
+use prefab_store::StoreError;
 
 /// The seed for A/B sides and ranking order: one per project, so every
 /// annotator sees the same screens.
@@ -75,6 +77,7 @@ struct Shown {
 pub fn Contribute() -> impl IntoView {
     let project = expect_context::<Project>();
     let campaign = expect_context::<Campaign>();
+    let offline = expect_context::<Offline>();
     // A campaign link makes this the campaign's queue; else the project's.
     let link = link_in_address();
     let in_campaign = link.is_some();
@@ -138,6 +141,7 @@ pub fn Contribute() -> impl IntoView {
             mode.track();
             opened.track();
             project.annotator.track();
+            project.ratings_from_other_tabs.track();
             rebuild();
         }
     });
@@ -205,8 +209,11 @@ pub fn Contribute() -> impl IntoView {
                     });
                     saving.set(false);
                     match stored {
-                        Ok(()) => problem.set(None),
-                        Err(message) => problem.set(Some(format!("The rating was not saved: {message}. Press Enter to try again."))),
+                        Ok(()) => {
+                            problem.set(None);
+                            offline.keep_storage();
+                        }
+                        Err(error) => problem.set(Some(not_saved(&error))),
                     }
                     // The session was rebuilt while writing: the stored
                     // ratings now include this one, so build it again.
@@ -257,7 +264,7 @@ pub fn Contribute() -> impl IntoView {
         }
         spawn_local(async move {
             if let Err(message) = project::save_annotator(project, name).await {
-                problem.set(Some(message));
+                problem.set(Some(message.to_string()));
             }
         });
     };
@@ -299,7 +306,7 @@ pub fn Contribute() -> impl IntoView {
             {move || progress.get().filter(|progress| progress.skipped > 0).map(|progress| view! {
                 <p class="hint" data-testid="skipped">{format!("{} skipped: they come back when the rest are rated.", progress.skipped)}</p>
             })}
-            {move || problem.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            {move || problem.get().map(|message| view! { <p class="error" role="alert" data-testid="rating-problem">{message}</p> })}
             {move || match shown.get() {
                 None if total() == 0 => view! { <p data-testid="rating-empty">{empty_text(mode.get())}</p> }.into_any(),
                 None => view! {
@@ -362,7 +369,7 @@ pub(crate) fn QuestionSelect(testid: &'static str, selected: Signal<RatingMode>,
         let Some(&(_, _, mode)) = kinds.iter().find(|(name, _, _)| *name == value) else { return };
         spawn_local(async move {
             if let Err(message) = project::save_rating_mode(project, mode).await {
-                problem.set(Some(message));
+                problem.set(Some(message.to_string()));
             }
         });
     };
@@ -379,6 +386,16 @@ fn prioritize(session: &mut Session, opened: &Opened, coverage: &Coverage) {
     let (mode, overlap) = (opened.manifest.mode, opened.manifest.overlap);
     let annotator = session.options().annotator.clone();
     session.set_priorities(|item| priority(coverage, &item.question_id(mode), overlap, &annotator));
+}
+
+/// Why a rating was not saved, and what to do: nothing stored before is lost.
+fn not_saved(error: &StoreError) -> String {
+    match error {
+        StoreError::Full { .. } => "This device's storage for Prefab is full, so this rating was not saved; every rating saved before is safe. \
+             Free some space (Settings can delete a downloaded model), then press Enter to try again."
+            .to_owned(),
+        error => format!("The rating was not saved: {error}. Press Enter to try again."),
+    }
 }
 
 fn empty_text(mode: RatingMode) -> &'static str {

@@ -17,11 +17,13 @@ pub mod hub_publish;
 pub mod local_model;
 pub mod model_settings;
 pub mod model_worker;
+pub mod offline;
 pub mod pager;
 pub mod places;
 pub mod pool_run;
 pub mod project;
 pub mod refine;
+pub mod tabs;
 pub mod time;
 
 use leptos::ev;
@@ -47,10 +49,12 @@ pub fn App() -> impl IntoView {
         }
     });
     on_cleanup(move || listener.remove());
-    let model = LocalModel::new(ModelWorker::start());
+    provide_context(offline::Offline::start());
+    let model = LocalModel::new(ModelWorker::new());
     provide_context(model);
     let project = project::Project::new();
     provide_context(project);
+    tabs::listen_for_ratings(project);
     provide_context(pool_run::Runs::new());
     let campaign = campaign::Campaign::new();
     provide_context(campaign);
@@ -69,6 +73,13 @@ pub fn App() -> impl IntoView {
         }
     });
     let worker = model.worker().status();
+    // Build is where models run: its worker starts loading when Build opens.
+    // A contributor who only rates never downloads it.
+    Effect::new(move |_| {
+        if place.get() == Place::Build {
+            model.worker().warm_up();
+        }
+    });
 
     view! {
         <header class="top">
@@ -90,6 +101,7 @@ pub fn App() -> impl IntoView {
                     .collect_view()}
             </nav>
         </header>
+        <offline::UpdateNotice />
         <main>
             <ErrorBoundary fallback=|errors| {
                 view! {
@@ -110,6 +122,7 @@ pub fn App() -> impl IntoView {
         </main>
         <footer>
             <WorkerBadge status=worker />
+            <offline::StorageLine />
         </footer>
     }
 }
@@ -182,6 +195,7 @@ fn WorkerBadge(
     status: ReadSignal<WorkerStatus>,
 ) -> impl IntoView {
     let text = move || match status.get() {
+        WorkerStatus::Idle => "Model worker: starts when a model is needed".to_owned(),
         WorkerStatus::Starting => "Model worker: starting…".to_owned(),
         WorkerStatus::Ready { version, round_trip_ms } => {
             format!("Model worker: ready (v{version}, ping {round_trip_ms:.1} ms)")
@@ -189,6 +203,7 @@ fn WorkerBadge(
         WorkerStatus::Failed(reason) => format!("Model worker: {reason}"),
     };
     let state = move || match status.get() {
+        WorkerStatus::Idle => "idle",
         WorkerStatus::Starting => "starting",
         WorkerStatus::Ready { .. } => "ready",
         WorkerStatus::Failed(_) => "failed",

@@ -246,7 +246,7 @@ impl LocalModel {
             "" => names.remove(&file),
             name => names.insert(file, name.to_owned()),
         };
-        crate::project::put_setting(NAMES_KEY, &names).await?;
+        crate::project::put_setting(NAMES_KEY, &names).await.map_err(|error| error.to_string())?;
         self.names.set(names);
         // The last model's id changes with its name.
         if let ModelState::Ready { file: loaded, .. } = self.state.get_untracked() {

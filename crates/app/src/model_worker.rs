@@ -1,9 +1,11 @@
 //! The page's side of the model worker: start it, send it requests, and
 //! route its answers to whoever asked.
 //!
-//! The worker is started once per page. Until it says it has started, a
-//! message to it could be lost (its wasm is still loading), so requests made
-//! before [`WorkerResponse::Started`] wait in a queue. Each request gets a
+//! The page's first worker starts when a model is first needed (a request,
+//! or Build opened: [`ModelWorker::warm_up`]), not with the page: a
+//! contributor who only rates never downloads its wasm. Until it says it has
+//! started, a message to it could be lost (its wasm is still loading), so
+//! requests made before [`WorkerResponse::Started`] wait in a queue. Each request gets a
 //! fresh id and a channel; the answers with that id go down the channel,
 //! which closes after the request's last answer (`Ready`, `Done`, `Scores`,
 //! `Failed`).
@@ -27,6 +29,8 @@ const WORKER_URL: &str = "./prefab-worker_loader.js";
 /// What the page knows of its model worker.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WorkerStatus {
+    /// Not started: no model was needed yet.
+    Idle,
     /// Started, not yet answered.
     Starting,
     /// Answered a ping.
@@ -47,8 +51,10 @@ pub struct ModelWorker {
 }
 
 struct Inner {
-    /// `None` when the browser refused to start it.
-    worker: Option<Worker>,
+    /// `None` until it is started, or when the browser refused to start it.
+    worker: RefCell<Option<Worker>>,
+    /// Whether it was started (or tried to).
+    launched: Cell<bool>,
     status: RwSignal<WorkerStatus>,
     next_id: Cell<RequestId>,
     started: Cell<bool>,
@@ -60,22 +66,41 @@ struct Inner {
 }
 
 impl ModelWorker {
-    /// Starts the model worker.
-    pub fn start() -> ModelWorker {
-        let status = RwSignal::new(WorkerStatus::Starting);
-        let worker = Worker::new(WORKER_URL)
-            .map_err(|error| status.set(WorkerStatus::Failed(format!("the model worker could not start: {error:?}"))))
-            .ok();
+    /// A model worker that starts when first needed.
+    pub fn new() -> ModelWorker {
         let inner = Rc::new(Inner {
-            worker,
-            status,
+            worker: RefCell::new(None),
+            launched: Cell::new(false),
+            status: RwSignal::new(WorkerStatus::Idle),
             next_id: Cell::new(1),
             started: Cell::new(false),
             queued: RefCell::default(),
             waiting: RefCell::default(),
             pinged_at: Cell::new(0.0),
         });
-        let receiver = Rc::downgrade(&inner);
+        ModelWorker { inner }
+    }
+
+    /// A model worker, started now.
+    pub fn start() -> ModelWorker {
+        let worker = ModelWorker::new();
+        worker.warm_up();
+        worker
+    }
+
+    /// Starts the worker if it has not started: its wasm loads while the
+    /// person looks at the page, so the first request does not wait for it.
+    pub fn warm_up(&self) {
+        if self.inner.launched.replace(true) {
+            return;
+        }
+        let status = self.inner.status;
+        status.set(WorkerStatus::Starting);
+        let worker = match Worker::new(WORKER_URL) {
+            Ok(worker) => worker,
+            Err(error) => return status.set(WorkerStatus::Failed(format!("the model worker could not start: {error:?}"))),
+        };
+        let receiver = Rc::downgrade(&self.inner);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             if let (Some(inner), Some(text)) = (receiver.upgrade(), event.data().as_string()) {
                 inner.receive(&text);
@@ -84,14 +109,14 @@ impl ModelWorker {
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
             status.set(WorkerStatus::Failed(format!("the model worker failed: {}", event.message())));
         });
-        if let Some(worker) = &inner.worker {
-            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        }
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         // The handlers live as long as the page.
         on_message.forget();
         on_error.forget();
-        ModelWorker { inner }
+        *self.inner.worker.borrow_mut() = Some(worker);
+        // Its files are now worth keeping for offline use.
+        crate::offline::keep_model_worker();
     }
 
     /// The worker's status, for the footer.
@@ -107,10 +132,11 @@ impl ModelWorker {
         make: impl FnOnce(RequestId) -> WorkerRequest,
         file: Option<web_sys::File>,
     ) -> (RequestId, UnboundedReceiver<WorkerResponse>) {
+        self.warm_up();
         let id = self.inner.next_id.get();
         self.inner.next_id.set(id + 1);
         let (answers, receiver) = unbounded();
-        if self.inner.worker.is_none() {
+        if self.inner.worker.borrow().is_none() {
             let message = "the model worker could not start in this browser".to_owned();
             let _ = answers.unbounded_send(WorkerResponse::Failed { id, kind: ErrorCode::Inference, message });
             return (id, receiver);
@@ -133,7 +159,7 @@ impl ModelWorker {
     /// still waiting end without a last answer (their channels close).
     pub fn stop(&self) {
         self.inner.waiting.borrow_mut().clear();
-        if let Some(worker) = &self.inner.worker {
+        if let Some(worker) = &*self.inner.worker.borrow() {
             worker.terminate();
         }
     }
@@ -150,13 +176,20 @@ impl ModelWorker {
     }
 }
 
+impl Default for ModelWorker {
+    fn default() -> ModelWorker {
+        ModelWorker::new()
+    }
+}
+
 impl Inner {
     fn post(&self, message: JsValue) {
         if !self.started.get() {
             self.queued.borrow_mut().push(message);
             return;
         }
-        let Some(worker) = &self.worker else { return };
+        let worker = self.worker.borrow();
+        let Some(worker) = &*worker else { return };
         if let Err(error) = worker.post_message(&message) {
             self.status.set(WorkerStatus::Failed(format!("could not reach the model worker: {error:?}")));
         }

@@ -34,6 +34,7 @@ use prefab_llm::GenerationParams;
 use crate::endpoints::session_token;
 use crate::local_model::{LocalModel, ModelState};
 use crate::project::{self, ItemState, Project};
+use crate::tabs::{try_lock, TabLock};
 use crate::time::now_ms;
 
 /// The longest rationale a judge may write under a grammar that can cap it.
@@ -62,6 +63,26 @@ pub enum Stage {
     Evol,
     /// The judges: every completion rated.
     Judge,
+}
+
+impl Stage {
+    /// Its name in sentences.
+    pub fn title(self) -> &'static str {
+        match self {
+            Stage::Pool => "The model pool",
+            Stage::Evol => "EvolQuality",
+            Stage::Judge => "The judges' run",
+        }
+    }
+
+    /// The Web Lock that keeps it to one tab ([`try_lock`]).
+    fn lock_name(self) -> &'static str {
+        match self {
+            Stage::Pool => "prefab-run-pool",
+            Stage::Evol => "prefab-run-evol",
+            Stage::Judge => "prefab-run-judge",
+        }
+    }
 }
 
 /// The three runs of the page, one per stage; in the page's context.
@@ -187,6 +208,19 @@ impl PoolRun {
         self.problem.set(None);
         self.state.set(RunState::Running);
         spawn_local(async move {
+            // Held until the run ends: another tab of the page cannot run this stage meanwhile.
+            let _held = match try_lock(self.stage.lock_name()).await {
+                TabLock::Busy => {
+                    self.problem.set(Some(format!(
+                        "{} is already running in another tab of this page: pause it there (or close that tab) to run it here.",
+                        self.stage.title()
+                    )));
+                    self.state.set(RunState::Idle);
+                    return;
+                }
+                TabLock::Held(held) => Some(held),
+                TabLock::Unsupported => None,
+            };
             if let Err(problem) = self.run(project, model).await {
                 self.problem.set(Some(problem));
             }
@@ -203,7 +237,7 @@ impl PoolRun {
         spawn_local(async move {
             match project::save_item(project, &key, ItemState::Pending).await {
                 Ok(()) => self.start(project, model),
-                Err(message) => self.problem.set(Some(message)),
+                Err(error) => self.problem.set(Some(error.to_string())),
             }
         });
     }
@@ -323,7 +357,7 @@ impl PoolRun {
     /// Runs one item and stores how it ended.
     async fn run_job(self, project: Project, model: LocalModel, plan: &Plan, endpoints: &[Endpoint], job: &Job, run_started: f64) -> Result<(), String> {
         let key = job.key().to_owned();
-        project::save_item(project, &key, ItemState::Running { started_at_ms: js_sys::Date::now() as u64 }).await?;
+        project::save_item(project, &key, ItemState::Running { started_at_ms: js_sys::Date::now() as u64 }).await.map_err(|error| error.to_string())?;
         self.live.update(|live| drop(live.insert(key.clone(), String::new())));
         let started = now_ms();
         let target = plan.model(job);
@@ -363,7 +397,7 @@ impl PoolRun {
             Err(Outcome::Stopped) => ItemState::Pending,
         };
         let finished = !matches!(state, ItemState::Pending);
-        project::save_item(project, &key, state).await?;
+        project::save_item(project, &key, state).await.map_err(|error| error.to_string())?;
         if finished {
             self.progress.update(|progress| {
                 progress.done += 1;

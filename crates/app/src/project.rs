@@ -17,7 +17,7 @@ use prefab_core::contribute::RatingMode;
 use prefab_core::judge::{Judge, Judged};
 use prefab_core::record::{assemble_records, ratings_with_renamed_ids, rename_annotator, renamed_generation_ids, Generation, HumanRating, Prompt, Record};
 use prefab_core::tasks::evol_quality::EvolQuality;
-use prefab_store::{Collection, Store};
+use prefab_store::{Collection, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::endpoints::DATABASE;
@@ -92,6 +92,10 @@ pub struct Project {
     pub items: RwSignal<HashMap<String, ItemState>>,
     /// Ratings by id.
     pub ratings: RwSignal<HashMap<String, HumanRating>>,
+    /// Bumped when another tab of the page stored or deleted a rating
+    /// (see [`crate::tabs`]): a rating session is built again from
+    /// [`Project::ratings`], so two tabs never ask for the same answer.
+    pub ratings_from_other_tabs: RwSignal<u64>,
     /// How completions are rated.
     pub rating_mode: RwSignal<RatingMode>,
     /// The rating guidelines, in Markdown.
@@ -115,6 +119,7 @@ impl Project {
             judges: RwSignal::new(Vec::new()),
             items: RwSignal::new(HashMap::new()),
             ratings: RwSignal::new(HashMap::new()),
+            ratings_from_other_tabs: RwSignal::new(0),
             rating_mode: RwSignal::new(RatingMode::default()),
             guidelines: RwSignal::new(String::new()),
             annotator: RwSignal::new(String::new()),
@@ -125,7 +130,7 @@ impl Project {
 
     /// Reads the stored project.
     pub async fn load(self) -> Result<(), String> {
-        let store = open().await?;
+        let store = open().await.map_err(|error| error.to_string())?;
         let text = |error: prefab_store::StoreError| error.to_string();
         let prompts: Vec<Prompt> = store.setting(PROMPTS_KEY).await.map_err(text)?.unwrap_or_default();
         let removed_prompts: Vec<Prompt> = store.setting(REMOVED_PROMPTS_KEY).await.map_err(text)?.unwrap_or_default();
@@ -272,13 +277,13 @@ async fn migrate_identity(
 
 /// Writes a setting of the page's own (a campaign's cached files, its upload
 /// state); returns once it is on disk.
-pub async fn put_setting<T: Serialize>(key: &str, value: &T) -> Result<(), String> {
-    open().await?.put_setting(key, value).await.map_err(|error| error.to_string())
+pub async fn put_setting<T: Serialize>(key: &str, value: &T) -> Result<(), StoreError> {
+    open().await?.put_setting(key, value).await
 }
 
 /// Reads a setting written by [`put_setting`].
-pub async fn get_setting<T: serde::de::DeserializeOwned>(key: &str) -> Result<Option<T>, String> {
-    open().await?.setting(key).await.map_err(|error| error.to_string())
+pub async fn get_setting<T: serde::de::DeserializeOwned>(key: &str) -> Result<Option<T>, StoreError> {
+    open().await?.setting(key).await
 }
 
 impl Default for Project {
@@ -295,17 +300,17 @@ thread_local! {
     static STORE: std::cell::RefCell<Option<Rc<Store>>> = const { std::cell::RefCell::new(None) };
 }
 
-async fn open() -> Result<Rc<Store>, String> {
+async fn open() -> Result<Rc<Store>, StoreError> {
     if let Some(store) = STORE.with(|store| store.borrow().clone()) {
         return Ok(store);
     }
-    let store = Rc::new(Store::open(DATABASE).await.map_err(|error| error.to_string())?);
+    let store = Rc::new(Store::open(DATABASE).await?);
     STORE.with(|cached| *cached.borrow_mut() = Some(store.clone()));
     Ok(store)
 }
 
 /// Replaces the prompts.
-pub async fn save_prompts(project: Project, prompts: Vec<Prompt>) -> Result<(), String> {
+pub async fn save_prompts(project: Project, prompts: Vec<Prompt>) -> Result<(), StoreError> {
     write(|store| async move { store.put_setting(PROMPTS_KEY, &prompts).await.map(|_| prompts) }, move |prompts| {
         project.prompts.set(prompts)
     })
@@ -315,7 +320,7 @@ pub async fn save_prompts(project: Project, prompts: Vec<Prompt>) -> Result<(), 
 /// Removes every prompt, keeping them for [`restore_prompts`]: the removed
 /// list is written before the prompts are cleared, so a crash in between
 /// leaves them listed twice, never lost.
-pub async fn clear_prompts(project: Project) -> Result<(), String> {
+pub async fn clear_prompts(project: Project) -> Result<(), StoreError> {
     let removed = project.prompts.get_untracked();
     write(
         |store| async move {
@@ -332,7 +337,7 @@ pub async fn clear_prompts(project: Project) -> Result<(), String> {
 
 /// Brings the prompts the last clear removed back, after any added since
 /// (with their completions and ratings, which stayed stored).
-pub async fn restore_prompts(project: Project) -> Result<(), String> {
+pub async fn restore_prompts(project: Project) -> Result<(), StoreError> {
     let mut prompts = project.prompts.get_untracked();
     for prompt in project.removed_prompts.get_untracked() {
         if !prompts.iter().any(|existing| existing.id == prompt.id) {
@@ -353,7 +358,7 @@ pub async fn restore_prompts(project: Project) -> Result<(), String> {
 }
 
 /// Replaces the rating guidelines (Markdown).
-pub async fn save_guidelines(project: Project, guidelines: String) -> Result<(), String> {
+pub async fn save_guidelines(project: Project, guidelines: String) -> Result<(), StoreError> {
     write(|store| async move { store.put_setting(GUIDELINES_KEY, &guidelines).await.map(|_| guidelines) }, move |guidelines| {
         project.guidelines.set(guidelines)
     })
@@ -364,7 +369,7 @@ pub async fn save_guidelines(project: Project, guidelines: String) -> Result<(),
 /// the new name (see [`rename_annotator`](prefab_core::record::rename_annotator)).
 /// The new answers and the name are written before the old answers are
 /// deleted, so a crash midway leaves them under both names, never neither.
-pub async fn save_annotator(project: Project, name: String) -> Result<(), String> {
+pub async fn save_annotator(project: Project, name: String) -> Result<(), StoreError> {
     let old = project.annotator.get_untracked();
     let renamed = project.ratings.with_untracked(|ratings| rename_annotator(ratings.values(), &old, &name));
     let put: Vec<(String, HumanRating)> = renamed.put.into_iter().map(|rating| (rating.id(), rating)).collect();
@@ -392,22 +397,22 @@ pub async fn save_annotator(project: Project, name: String) -> Result<(), String
 }
 
 /// Replaces the pool.
-pub async fn save_pool(project: Project, pool: Vec<PoolEntry>) -> Result<(), String> {
+pub async fn save_pool(project: Project, pool: Vec<PoolEntry>) -> Result<(), StoreError> {
     write(|store| async move { store.put_setting(POOL_KEY, &pool).await.map(|_| pool) }, move |pool| project.pool.set(pool)).await
 }
 
 /// Replaces EvolQuality's settings.
-pub async fn save_evol(project: Project, evol: EvolQuality) -> Result<(), String> {
+pub async fn save_evol(project: Project, evol: EvolQuality) -> Result<(), StoreError> {
     write(|store| async move { store.put_setting(EVOL_KEY, &evol).await.map(|_| evol) }, move |evol| project.evol.set(evol)).await
 }
 
 /// Replaces the judges.
-pub async fn save_judges(project: Project, judges: Vec<Judge>) -> Result<(), String> {
+pub async fn save_judges(project: Project, judges: Vec<Judge>) -> Result<(), StoreError> {
     write(|store| async move { store.put_setting(JUDGES_KEY, &judges).await.map(|_| judges) }, move |judges| project.judges.set(judges)).await
 }
 
 /// Sets the rating mode.
-pub async fn save_rating_mode(project: Project, mode: RatingMode) -> Result<(), String> {
+pub async fn save_rating_mode(project: Project, mode: RatingMode) -> Result<(), StoreError> {
     write(|store| async move { store.put_setting(RATING_MODE_KEY, &mode).await.map(|_| mode) }, move |mode| {
         project.rating_mode.set(mode)
     })
@@ -417,7 +422,7 @@ pub async fn save_rating_mode(project: Project, mode: RatingMode) -> Result<(), 
 /// Adds prompts brought with their completions (imported to be rated as
 /// they are): the completions are stored as finished items first, then the
 /// prompts, so a crash in between leaves nothing half-shown.
-pub async fn save_imported(project: Project, prompts: Vec<Prompt>, generations: Vec<(String, Generation)>) -> Result<(), String> {
+pub async fn save_imported(project: Project, prompts: Vec<Prompt>, generations: Vec<(String, Generation)>) -> Result<(), StoreError> {
     let items: Vec<(String, ItemState)> = generations
         .into_iter()
         .map(|(prompt_id, generation)| {
@@ -441,7 +446,7 @@ pub async fn save_imported(project: Project, prompts: Vec<Prompt>, generations: 
 }
 
 /// Records a work item's new state.
-pub async fn save_item(project: Project, key: &str, state: ItemState) -> Result<(), String> {
+pub async fn save_item(project: Project, key: &str, state: ItemState) -> Result<(), StoreError> {
     let key = key.to_owned();
     write(
         |store| async move { store.put(Collection::Items, &key, &state).await.map(|_| (key, state)) },
@@ -450,23 +455,34 @@ pub async fn save_item(project: Project, key: &str, state: ItemState) -> Result<
     .await
 }
 
-/// Stores a rating; returns once it is on disk.
-pub async fn save_rating(project: Project, rating: HumanRating) -> Result<(), String> {
+/// Stores a rating; returns once it is on disk. The page's other tabs are told.
+pub async fn save_rating(project: Project, rating: HumanRating) -> Result<(), StoreError> {
     let id = rating.id();
     write(
         |store| async move { store.put(Collection::Ratings, &id, &rating).await.map(|_| (id, rating)) },
-        move |(id, rating)| project.ratings.update(|ratings| drop(ratings.insert(id, rating))),
+        move |(id, rating)| {
+            crate::tabs::announce_rating(&id);
+            project.ratings.update(|ratings| drop(ratings.insert(id, rating)));
+        },
     )
     .await
 }
 
-/// Deletes a rating (undo); returns once it is gone from disk.
-pub async fn delete_rating(project: Project, id: String) -> Result<(), String> {
+/// Deletes a rating (undo); returns once it is gone from disk. The page's other tabs are told.
+pub async fn delete_rating(project: Project, id: String) -> Result<(), StoreError> {
     write(
         |store| async move { store.delete(Collection::Ratings, &id).await.map(|_| id) },
-        move |id| project.ratings.update(|ratings| drop(ratings.remove(&id))),
+        move |id| {
+            crate::tabs::announce_rating(&id);
+            project.ratings.update(|ratings| drop(ratings.remove(&id)));
+        },
     )
     .await
+}
+
+/// Reads one rating as stored now (another tab may have written or deleted it).
+pub async fn stored_rating(id: &str) -> Result<Option<HumanRating>, StoreError> {
+    open().await?.get(Collection::Ratings, id).await
 }
 
 /// Opens the store, writes, and only then applies the change to the
@@ -475,12 +491,12 @@ pub async fn delete_rating(project: Project, id: String) -> Result<(), String> {
 async fn write<T, F: std::future::Future<Output = Result<T, prefab_store::StoreError>>>(
     write: impl FnOnce(Rc<Store>) -> F,
     apply: impl FnOnce(T),
-) -> Result<(), String> {
+) -> Result<(), StoreError> {
     match write(open().await?).await {
         Ok(value) => {
             apply(value);
             Ok(())
         }
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err(error),
     }
 }

@@ -93,7 +93,7 @@ pub fn EvolPanel() -> impl IntoView {
                 problem.set(None);
                 spawn_local(async move {
                     if let Err(error) = project::save_evol(project, evol).await {
-                        problem.set(Some(error));
+                        problem.set(Some(error.to_string()));
                     }
                 });
             }
@@ -197,7 +197,7 @@ pub fn JudgesPanel() -> impl IntoView {
         problem.set(None);
         spawn_local(async move {
             if let Err(error) = project::save_judges(project, judges).await {
-                problem.set(Some(error));
+                problem.set(Some(error.to_string()));
             }
         })
     };

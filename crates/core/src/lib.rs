@@ -30,6 +30,7 @@
 pub mod agreement;
 pub mod backoff;
 pub mod bench;
+pub mod byte_size;
 pub mod campaign;
 pub mod chat;
 pub mod contribute;

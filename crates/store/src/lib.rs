@@ -79,6 +79,13 @@ pub enum StoreError {
         /// What the browser said.
         message: String,
     },
+    /// The browser refused a write because this page's storage is full
+    /// (`QuotaExceededError`); what was stored before is untouched.
+    #[error("the browser's storage for this page is full, so it could not {action}")]
+    Full {
+        /// What was being done.
+        action: String,
+    },
     /// A stored value is not of the shape this version of the page expects.
     #[error("the stored value {key:?} could not be read: {message}")]
     Unreadable {
@@ -138,14 +145,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         let action = format!("save into {}", collection.name());
         let failed = |error: idb::Error| StoreError::Failed { action: action.clone(), message: error.to_string() };
-        let transaction = self.strict_write(&[collection.name()]).map_err(failed)?;
+        let raw = self.strict_write(&[collection.name()]).map_err(failed)?;
+        let transaction = idb::Transaction::from(raw.clone());
         let store = transaction.object_store(collection.name()).map_err(failed)?;
         for (key, value) in entries {
             let value = to_js(key, value)?;
             // Requests of one transaction run in order; only the commit is awaited.
             let _ = store.put(&value, Some(&JsValue::from_str(key))).map_err(failed)?;
         }
-        finish(transaction, &action).await
+        finish(transaction, &raw, &action).await
     }
 
     /// Deletes one value (nothing happens if it is absent), returning once
@@ -153,10 +161,11 @@ impl Store {
     pub async fn delete(&self, collection: Collection, key: &str) -> Result<(), StoreError> {
         let action = format!("delete {key:?} from {}", collection.name());
         let failed = |error: idb::Error| StoreError::Failed { action: action.clone(), message: error.to_string() };
-        let transaction = self.strict_write(&[collection.name()]).map_err(failed)?;
+        let raw = self.strict_write(&[collection.name()]).map_err(failed)?;
+        let transaction = idb::Transaction::from(raw.clone());
         let store = transaction.object_store(collection.name()).map_err(failed)?;
         let _ = store.delete(JsValue::from_str(key)).map_err(failed)?;
-        finish(transaction, &action).await
+        finish(transaction, &raw, &action).await
     }
 
     /// Reads one value; `None` if it was never written.
@@ -204,14 +213,13 @@ impl Store {
     }
 
     /// A read-write transaction whose completion means the data is on disk.
-    fn strict_write(&self, stores: &[&str]) -> Result<idb::Transaction, idb::Error> {
+    fn strict_write(&self, stores: &[&str]) -> Result<IdbTransaction, idb::Error> {
         let names: js_sys::Array = stores.iter().map(|name| JsValue::from_str(name)).collect();
         let options = js_sys::Object::new();
         js_sys::Reflect::set(&options, &"durability".into(), &"strict".into()).map_err(idb::Error::TransactionOpenFailed)?;
         self.database
             .unchecked_ref::<DatabaseWithOptions>()
             .transaction_with_options(&names, "readwrite", &options)
-            .map(idb::Transaction::from)
             .map_err(idb::Error::TransactionOpenFailed)
     }
 
@@ -233,12 +241,22 @@ fn from_js<T: DeserializeOwned>(key: &str, value: JsValue) -> Result<T, StoreErr
 }
 
 /// Commits and waits for `complete` (on disk, with strict durability).
-async fn finish(transaction: idb::Transaction, action: &str) -> Result<(), StoreError> {
-    let failed = |error: idb::Error| StoreError::Failed { action: action.to_owned(), message: error.to_string() };
+/// `raw` is the same transaction, for the reason of an abort.
+async fn finish(transaction: idb::Transaction, raw: &IdbTransaction, action: &str) -> Result<(), StoreError> {
+    let failed = |error: idb::Error| abort_reason(raw, action).unwrap_or_else(|| StoreError::Failed { action: action.to_owned(), message: error.to_string() });
     match transaction.commit().map_err(failed)?.await.map_err(failed)? {
         idb::TransactionResult::Committed => Ok(()),
-        idb::TransactionResult::Aborted => {
-            Err(StoreError::Failed { action: action.to_owned(), message: "the transaction was aborted".to_owned() })
-        }
+        idb::TransactionResult::Aborted => Err(abort_reason(raw, action)
+            .unwrap_or_else(|| StoreError::Failed { action: action.to_owned(), message: "the transaction was aborted".to_owned() })),
     }
+}
+
+/// Why the browser aborted a transaction, when it says: a full disk is
+/// [`StoreError::Full`], anything else its own name and message.
+fn abort_reason(raw: &IdbTransaction, action: &str) -> Option<StoreError> {
+    let error = raw.error()?;
+    Some(match error.name().as_str() {
+        "QuotaExceededError" => StoreError::Full { action: action.to_owned() },
+        name => StoreError::Failed { action: action.to_owned(), message: format!("{name}: {}", error.message()) },
+    })
 }
