@@ -63,12 +63,9 @@ self.addEventListener('fetch', (event) => {
   const base = scope();
   if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) return;
   const name = url.pathname.slice(base.pathname.length);
-  if (request.mode === 'navigate') {
-    // Any address of the page (a place, a campaign link) is the one page.
-    if (name === '' || name === 'index.html') event.respondWith(cacheFirst(own('./'), request));
-    return;
-  }
-  if (PAGE.includes(name) || MODEL_WORKER.includes(name)) event.respondWith(cacheFirst(own(name), request));
+  // Any address of the page (a place, a campaign link: a query, a hash) is the one page.
+  if (name === '' || name === 'index.html') event.respondWith(cacheFirst(own('./'), request));
+  else if (request.mode !== 'navigate' && (PAGE.includes(name) || MODEL_WORKER.includes(name))) event.respondWith(cacheFirst(own(name), request));
 });
 
 /** The cached answer for `key`, or the network's (kept when it is whole). */

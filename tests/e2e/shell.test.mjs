@@ -54,6 +54,10 @@ test('the page loads with no console errors, navigates between its four places, 
   await page.goto(baseUrl);
   await page.getByTestId('page-contribute').waitFor();
   assert.equal(await page.evaluate(() => window.crossOriginIsolated), true, 'COOP/COEP make the page cross-origin isolated');
+  // Rating needs no model: the worker starts when Build opens (or a model is needed).
+  const status = page.getByTestId('worker-status');
+  assert.equal(await status.getAttribute('data-state'), 'idle', await status.textContent());
+  assert.equal(await status.textContent(), 'Model worker: starts when a model is needed');
 
   for (const place of [...PLACES.slice(1), PLACES[0]]) {
     await page.getByTestId(`nav-${place}`).click();
@@ -63,10 +67,7 @@ test('the page loads with no console errors, navigates between its four places, 
     assert.equal(await page.locator('nav a[aria-current="page"]').count(), 1);
   }
 
-  // Rating needs no model: the worker starts when Build opens (or a model is needed).
-  const status = page.getByTestId('worker-status');
-  assert.equal(await status.getAttribute('data-state'), 'idle', await status.textContent());
-  assert.equal(await status.textContent(), 'Model worker: starts when a model is needed');
+  // Build was opened: the worker started.
   await page.getByTestId('nav-build').click();
   await page.waitForFunction(() => !['idle', 'starting'].includes(document.querySelector('[data-testid="worker-status"]')?.dataset.state));
   assert.equal(await status.getAttribute('data-state'), 'ready', await status.textContent());

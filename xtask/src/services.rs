@@ -157,3 +157,46 @@ fn wait_until_serving(service: &mut Service, path: &str, limit: Duration) -> Res
     }
     Err(format!("the {} did not answer {path} at {} within {} s", service.name, service.url, limit.as_secs()))
 }
+
+/// An X server in memory (Xvfb) for the browsers that need a display; it
+/// stops when dropped.
+pub struct Display {
+    child: Child,
+    name: String,
+}
+
+impl Display {
+    /// The `DISPLAY` value, `:N`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts Xvfb on a free display number; returns once it accepts clients
+/// (`-displayfd` prints the number only then).
+pub fn start_xvfb(xvfb: &Path) -> Result<Display, String> {
+    let mut child = Command::new(xvfb)
+        .args(["-displayfd", "1", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("could not start {}: {error}", xvfb.display()))?;
+    let mut number = String::new();
+    let mut stdout = child.stdout.take().ok_or("Xvfb has no stdout")?;
+    let mut byte = [0u8; 1];
+    while stdout.read(&mut byte).map_err(|error| format!("reading Xvfb's display number: {error}"))? == 1 && byte[0] != b'\n' {
+        number.push(byte[0] as char);
+    }
+    if number.trim().is_empty() {
+        let _ = child.kill();
+        return Err("Xvfb exited without a display number".to_owned());
+    }
+    Ok(Display { child, name: format!(":{}", number.trim()) })
+}

@@ -113,17 +113,59 @@ pub fn ensure_chromium() -> Result<(), String> {
         return Ok(());
     }
     step("installing Chromium and ChromeDriver from Debian's packages");
-    let apt = |args: &[&str]| {
-        run(Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive"))
-    };
+    apt_install(&["chromium", "chromium-driver"])
+}
+
+/// Installs Debian packages (the package list is updated first).
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    let apt = |args: &[&str]| run(Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive"));
     apt(&["update"])?;
-    let install = ["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"];
+    let install: Vec<&str> = ["install", "-y", "--no-install-recommends"].into_iter().chain(packages.iter().copied()).collect();
     if apt(&install).is_err() {
         // A dpkg run that stopped midway is mended by `install -f`; then try again.
         apt(&["install", "-y", "-f"])?;
         apt(&install)?;
     }
     Ok(())
+}
+
+/// geckodriver's version, from crates.io.
+const GECKODRIVER_VERSION: &str = "0.37.1";
+const FIREFOX: &str = "/usr/bin/firefox-esr";
+const WEBKIT_WEBDRIVER: &str = "/usr/bin/WebKitWebDriver";
+const XVFB: &str = "/usr/bin/Xvfb";
+
+/// Where the other engines the end-to-end tests drive are: Firefox ESR and
+/// geckodriver, WebKitGTK's driver and browser, and the X server WebKitGTK
+/// needs.
+pub struct Engines {
+    pub geckodriver: PathBuf,
+    pub firefox: PathBuf,
+    pub webkit_webdriver: PathBuf,
+    pub webkit_browser: PathBuf,
+    pub xvfb: PathBuf,
+}
+
+/// Firefox ESR, WebKitGTK's WebDriver and Xvfb from Debian's packages, and
+/// geckodriver compiled from crates.io (once, a few minutes).
+pub fn ensure_engines(ws: &Workspace) -> Result<Engines, String> {
+    if ![FIREFOX, WEBKIT_WEBDRIVER, XVFB].iter().all(|path| Path::new(path).exists()) || webkit_browser().is_none() {
+        step("installing Firefox ESR, WebKitGTK's WebDriver and Xvfb from Debian's packages");
+        apt_install(&["firefox-esr", "webkit2gtk-driver", "xvfb"])?;
+    }
+    ensure_cargo_tool(ws, "geckodriver", GECKODRIVER_VERSION, "geckodriver", true)?;
+    Ok(Engines {
+        geckodriver: ws.cargo_tools().join("bin/geckodriver"),
+        firefox: FIREFOX.into(),
+        webkit_webdriver: WEBKIT_WEBDRIVER.into(),
+        webkit_browser: webkit_browser().ok_or("WebKitGTK's MiniBrowser is missing after installing webkit2gtk-driver")?,
+        xvfb: XVFB.into(),
+    })
+}
+
+/// WebKitGTK's MiniBrowser, under `/usr/lib/<architecture>/webkit2gtk-4.1/`.
+fn webkit_browser() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib").ok()?.flatten().map(|entry| entry.path().join("webkit2gtk-4.1/MiniBrowser")).find(|path| path.is_file())
 }
 
 /// The paths of the Chromium binary and its driver.

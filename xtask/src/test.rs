@@ -173,6 +173,7 @@ pub fn run(ws: &Workspace) -> Result<(), String> {
 fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
     setup::ensure_build_tools(ws)?;
     setup::ensure_chromium()?;
+    let engines = setup::ensure_engines(ws)?;
     setup::ensure_playwright(ws)?;
     let model = model::ensure_default_model(ws)?;
     let python = services::ensure_test_python(ws)?;
@@ -231,7 +232,7 @@ fn stages(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
             return Ok(());
         }
     };
-    let (output, ok) = end_to_end(ws, dist, &model, &hub, &hub_python, &llama.url, &proxy.url)?;
+    let (output, ok) = end_to_end(ws, dist, &model, &hub, &hub_python, &llama.url, &proxy.url, &engines)?;
     tally.add_stage("end-to-end tests", &output, ok);
     drop((proxy, llama, hub));
     println!("test output (screenshots, logs): {}", output_dir.display());
@@ -278,8 +279,11 @@ fn hub_client_stages(ws: &Workspace, hub: &LocalHub, python: &Path, tally: &mut 
 
 /// Runs the Playwright files (all, or those `PREFAB_E2E_ONLY` names) against
 /// the release build served from `dist`, and returns their output.
-fn end_to_end(ws: &Workspace, dist: PathBuf, model: &Path, hub: &LocalHub, hub_python: &Path, llama_url: &str, proxy_url: &str) -> Result<(String, bool), String> {
+#[allow(clippy::too_many_arguments)]
+fn end_to_end(ws: &Workspace, dist: PathBuf, model: &Path, hub: &LocalHub, hub_python: &Path, llama_url: &str, proxy_url: &str, engines: &setup::Engines) -> Result<(String, bool), String> {
     let (chromium, _) = chromium_paths();
+    // WebKitGTK draws into a window even when driven: an X server of its own.
+    let display = services::start_xvfb(&engines.xvfb)?;
     let output_dir = ws.test_output();
     let server = Server::start("127.0.0.1:0", dist, model.parent().expect("models folder").to_path_buf())?;
     step(&format!("end-to-end tests (Playwright, headless Chromium, release build on http://{})", server.addr()));
@@ -290,8 +294,13 @@ fn end_to_end(ws: &Workspace, dist: PathBuf, model: &Path, hub: &LocalHub, hub_p
         .map(|entry| entry.path())
         .filter(|path| path.to_string_lossy().ends_with(".test.mjs"))
         // `PREFAB_E2E_ONLY=hub` runs only the end-to-end files whose name has
-        // "hub" in it, for a quick turn on one part of the page.
-        .filter(|path| std::env::var("PREFAB_E2E_ONLY").map_or(true, |only| path.file_name().is_some_and(|name| name.to_string_lossy().contains(&only))))
+        // "hub" in it (`hub,tabs`: either), for a quick turn on one part of the page.
+        .filter(|path| {
+            std::env::var("PREFAB_E2E_ONLY").map_or(true, |only| {
+                let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+                only.split(',').any(|part| name.contains(part.trim()))
+            })
+        })
         .collect();
     files.sort();
     let mut node = Command::new("node");
@@ -307,6 +316,12 @@ fn end_to_end(ws: &Workspace, dist: PathBuf, model: &Path, hub: &LocalHub, hub_p
         .env("PREFAB_HUB_PYTHON", hub_python)
         .env("PREFAB_HUB_TOKEN", hub.issue_token("organizer", &check::SCOPES))
         .env("CHROMIUM", chromium)
+        // The other engines (`engines.test.mjs`), driven over WebDriver.
+        .env("GECKODRIVER", &engines.geckodriver)
+        .env("FIREFOX", &engines.firefox)
+        .env("WEBKIT_WEBDRIVER", &engines.webkit_webdriver)
+        .env("WEBKIT_BROWSER", &engines.webkit_browser)
+        .env("DISPLAY", display.name())
         // llama.cpp's OpenAI-compatible server (a hosted model and judge),
         // and the fault proxy in front of it.
         .env("PREFAB_LLAMA_URL", llama_url)
@@ -320,6 +335,7 @@ fn end_to_end(ws: &Workspace, dist: PathBuf, model: &Path, hub: &LocalHub, hub_p
 pub fn e2e_only(ws: &Workspace) -> Result<(), String> {
     setup::ensure_build_tools(ws)?;
     setup::ensure_chromium()?;
+    let engines = setup::ensure_engines(ws)?;
     setup::ensure_playwright(ws)?;
     let model = model::ensure_default_model(ws)?;
     let hub_python = services::ensure_hub_clients_python(ws)?;
@@ -330,7 +346,7 @@ pub fn e2e_only(ws: &Workspace) -> Result<(), String> {
     let proxy = services::start_fault_proxy(ws, &python, &llama)?;
     let dist = setup::build_dist(ws)?;
     let mut tally = Tally::default();
-    let (output, ok) = end_to_end(ws, dist, &model, &hub, &hub_python, &llama.url, &proxy.url)?;
+    let (output, ok) = end_to_end(ws, dist, &model, &hub, &hub_python, &llama.url, &proxy.url, &engines)?;
     tally.add_stage("end-to-end tests", &output, ok);
     drop((proxy, llama, hub));
     tally.finish()

@@ -8,9 +8,10 @@
 //! Every core works: a model is loaded in one engine worker per core the
 //! browser reports (`prefab_llm::model_info::engine_count`: at most 4, and
 //! no more copies of the weights than fit in 1 GiB). The first worker starts
-//! with the page and loads the file (downloading and caching it); once it is
-//! ready the others load it too, from the cache or the picked file, and the
-//! model is ready when all are. Each request goes to the worker with the
+//! when a model is first needed (see [`ModelWorker::warm_up`]) and loads the
+//! file (downloading and caching it); once it is ready the others load it
+//! too, from the cache or the picked file, and the model is ready when all
+//! are. Each request goes to the worker with the
 //! fewest in flight, where up to `protocol::BATCH_SIZE` generations decode
 //! together.
 //!
