@@ -6,13 +6,14 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use prefab_core::pool_plan::{PoolEntry, PoolModel, Setting, SettingError, DEMO_PROMPTS, MAX_GENERATIONS_PER_PROMPT};
-use prefab_core::prompt_import::{read_source, ColumnMapping, SourceTable};
+use prefab_core::byte_size::byte_size;
+use prefab_core::prompt_import::{ColumnMapping, SourceTable};
 use prefab_core::record::Prompt;
-use wasm_bindgen_futures::JsFuture;
 
 use std::cell::Cell;
 use std::rc::Rc;
 
+use crate::file_read::{read_table, FileRead, ReadError};
 use crate::hub_account::HubAccount;
 use crate::pager::{thousands, Pager, Paging};
 use crate::hub_import::{HubPicker, HubSource};
@@ -87,22 +88,48 @@ fn PromptsPanel() -> impl IntoView {
         source.set(Some(table));
         problem.set(None);
     };
+    // The file being read in its worker: its name, bytes read, its size; and how to stop it.
+    let reading = RwSignal::new(None::<(String, u64, u64)>);
+    let read_handle = StoredValue::new_local(None::<FileRead>);
     let read_file = move |file: web_sys::File| {
+        // A second file replaces a read under way.
+        if let Some(earlier) = read_handle.get_value() {
+            earlier.cancel();
+        }
+        let name = file.name();
+        let size = file.size() as u64;
+        problem.set(None);
+        note.set(None);
+        reading.set(Some((name.clone(), 0, size)));
+        let (handle, read) = read_table(file, move |done, total| reading.set(Some((name.clone(), done, total))));
+        read_handle.set_value(Some(handle));
         spawn_local(async move {
-            let name = file.name();
-            let bytes = match JsFuture::from(file.array_buffer()).await {
-                Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
-                Err(error) => return problem.set(Some(format!("could not read {name}: {error:?}"))),
-            };
-            hub_source.set(None);
-            match read_source(&bytes, &name, None) {
-                Ok(table) => offer(table),
+            let outcome = read.await;
+            reading.set(None);
+            read_handle.set_value(None);
+            match outcome {
+                Ok(table) => {
+                    hub_source.set(None);
+                    offer(table);
+                }
+                Err(cancelled @ ReadError::Cancelled { .. }) => note.set(Some(cancelled.to_string())),
                 Err(error) => {
                     source.set(None);
                     problem.set(Some(error.to_string()));
                 }
             }
         });
+    };
+    // Leaving Build stops a read under way: its result would have nowhere to go.
+    on_cleanup(move || {
+        if let Some(Some(handle)) = read_handle.try_get_value() {
+            handle.cancel();
+        }
+    });
+    let cancel_read = move |_| {
+        if let Some(handle) = read_handle.get_value() {
+            handle.cancel();
+        }
     };
     let on_hub_preview = Callback::new(move |hub: HubSource| {
         offer(hub.first.table.clone());
@@ -231,6 +258,12 @@ fn PromptsPanel() -> impl IntoView {
                         accept=".jsonl,.json,.csv,.tsv,.parquet,.txt" />
                 </label>
             </div>
+            {move || reading.get().map(|(name, done, total)| view! {
+                <p role="status" data-testid="file-reading">
+                    {format!("Reading {name}: {} of {}… ", byte_size(done as f64), byte_size(total as f64))}
+                    <button type="button" data-testid="file-read-cancel" on:click=cancel_read>"Cancel"</button>
+                </p>
+            })}
             <HubPicker on_preview=on_hub_preview />
             {move || source.get().map(|table| view! {
                 <FilePreview table columns />

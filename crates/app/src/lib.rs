@@ -11,6 +11,7 @@ pub mod collect;
 pub mod contribute;
 pub mod endpoints;
 pub mod export;
+pub mod file_read;
 pub mod hub_account;
 pub mod hub_import;
 pub mod hub_publish;

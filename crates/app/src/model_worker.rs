@@ -102,12 +102,24 @@ impl ModelWorker {
         };
         let receiver = Rc::downgrade(&self.inner);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let (Some(inner), Some(text)) = (receiver.upgrade(), event.data().as_string()) {
-                inner.receive(&text);
+            // JSON text, or `[json, text]` when a long text travels beside it (a table).
+            let data = event.data();
+            let (text, payload) = match data.dyn_ref::<js_sys::Array>() {
+                Some(parts) => (parts.get(0).as_string(), parts.get(1).as_string()),
+                None => (data.as_string(), None),
+            };
+            if let (Some(inner), Some(text)) = (receiver.upgrade(), text) {
+                inner.receive(&text, payload);
             }
         });
+        let crashed = Rc::downgrade(&self.inner);
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
-            status.set(WorkerStatus::Failed(format!("the model worker failed: {}", event.message())));
+            let message = format!("the worker stopped: {}", event.message());
+            status.set(WorkerStatus::Failed(message.clone()));
+            // It answers nothing more: every request waiting on it ends now.
+            if let Some(inner) = crashed.upgrade() {
+                inner.fail_all(&message);
+            }
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -195,9 +207,16 @@ impl Inner {
         }
     }
 
-    fn receive(&self, text: &str) {
+    /// Ends every request waiting for an answer with `WorkerStopped`.
+    fn fail_all(&self, message: &str) {
+        for (id, answers) in self.waiting.take() {
+            let _ = answers.unbounded_send(WorkerResponse::Failed { id, kind: ErrorCode::WorkerStopped, message: message.to_owned() });
+        }
+    }
+
+    fn receive(&self, text: &str, payload: Option<String>) {
         let response = match protocol::decode::<WorkerResponse>(text) {
-            Ok(response) => response,
+            Ok(response) => response.with_payload(payload),
             Err(message) => return self.status.set(WorkerStatus::Failed(message)),
         };
         match response {
@@ -230,8 +249,9 @@ impl Inner {
     /// Hands an answer to its request's channel; the last one closes it.
     fn route(&self, response: WorkerResponse) {
         let (id, last) = match &response {
-            WorkerResponse::Progress { id, .. } | WorkerResponse::Token { id, .. } => (*id, false),
+            WorkerResponse::Progress { id, .. } | WorkerResponse::Token { id, .. } | WorkerResponse::Reading { id, .. } => (*id, false),
             WorkerResponse::Ready { id, .. }
+            | WorkerResponse::Table { id, .. }
             | WorkerResponse::Done { id, .. }
             | WorkerResponse::Scores { id, .. }
             | WorkerResponse::Failed { id, .. }

@@ -128,6 +128,12 @@ pub enum ErrorCode {
     Unreadable,
     /// See [`ErrorKind::NoModelLoaded`].
     NoModelLoaded,
+    /// A file brought to import could not be read (a `ReadTable`): the
+    /// message names the file, and the line or row.
+    Import,
+    /// The worker stopped (it crashed, or ran out of memory) before it
+    /// answered; the page says so and keeps working.
+    WorkerStopped,
 }
 
 impl Error {

@@ -91,6 +91,18 @@ pub enum WorkerRequest {
         /// The candidate answers, each one token.
         candidates: Vec<String>,
     },
+    /// Read a file a person brought (prompts, completions) into a table of
+    /// its columns and rows, as `prefab_core::prompt_import::read_source`
+    /// does: the `File` travels beside the JSON (`[json, file]`). Answered
+    /// by `Reading` messages, then `Table`, or `Failed` (kind `import`)
+    /// naming the file, line or row. The page runs it in a worker of its
+    /// own, so a file that crashes the reader takes only that worker down.
+    ReadTable {
+        /// The request id the answers will carry.
+        id: RequestId,
+        /// The file's name (its format comes from it and the content).
+        name: String,
+    },
     /// Stop the generation with this id early; it ends with `Done` as
     /// usual, its stop reason `cancelled`. Nothing answers the cancel
     /// itself.
@@ -108,6 +120,7 @@ impl WorkerRequest {
             | WorkerRequest::Load { id, .. }
             | WorkerRequest::Generate { id, .. }
             | WorkerRequest::Score { id, .. }
+            | WorkerRequest::ReadTable { id, .. }
             | WorkerRequest::Cancel { id } => *id,
         }
     }
@@ -209,6 +222,26 @@ pub enum WorkerResponse {
         /// 1.
         probs: Vec<f64>,
     },
+    /// How far the reading of a `ReadTable` file has come, in bytes.
+    Reading {
+        /// The id of the `ReadTable` request.
+        id: RequestId,
+        /// Bytes read.
+        done: u64,
+        /// The file's size.
+        total: u64,
+    },
+    /// The table of a `ReadTable`, as `SourceTable::to_transfer`'s text.
+    /// The text travels beside this message's JSON (`[json, text]`, not
+    /// escaped into it: it can be hundreds of megabytes); the page puts it
+    /// back in `table` ([`WorkerResponse::with_payload`]).
+    Table {
+        /// The id of the `ReadTable` request.
+        id: RequestId,
+        /// The table's transfer text.
+        #[serde(skip)]
+        table: String,
+    },
     /// A request failed; the worker keeps serving.
     Failed {
         /// The id of the failed request.
@@ -221,6 +254,23 @@ pub enum WorkerResponse {
 }
 
 impl WorkerResponse {
+    /// Puts the text that travelled beside the JSON back where it belongs
+    /// (a `Table`'s); any other answer has none.
+    pub fn with_payload(mut self, payload: Option<String>) -> WorkerResponse {
+        if let (WorkerResponse::Table { table, .. }, Some(payload)) = (&mut self, payload) {
+            *table = payload;
+        }
+        self
+    }
+
+    /// The text that travels beside the JSON, taken out (a `Table`'s).
+    pub fn take_payload(&mut self) -> Option<String> {
+        match self {
+            WorkerResponse::Table { table, .. } => Some(std::mem::take(table)),
+            _ => None,
+        }
+    }
+
     /// The answer to a request that failed with `error`.
     pub fn failed(id: RequestId, error: &Error) -> WorkerResponse {
         WorkerResponse::Failed { id, kind: error.code(), message: error.to_string() }
@@ -323,6 +373,7 @@ mod tests {
                 },
                 candidates: vec!["1".into(), "5".into()],
             },
+            WorkerRequest::ReadTable { id: 4, name: "prompts.parquet".into() },
         ];
         for request in requests {
             assert_eq!(decode::<WorkerRequest>(&encode(&request)).unwrap(), request);
@@ -346,10 +397,28 @@ mod tests {
                 prompt: "<|im_start|>user\nHi<|im_end|>\n".into(),
             },
             WorkerResponse::Scores { id: 3, probs: vec![0.25, 0.5] },
+            WorkerResponse::Reading { id: 4, done: 8 << 20, total: 200_000_000 },
+            WorkerResponse::Failed { id: 4, kind: ErrorCode::Import, message: "p.csv: line 3: …".into() },
         ];
         for response in responses {
             assert_eq!(decode::<WorkerResponse>(&encode(&response)).unwrap(), response);
         }
+    }
+
+    #[test]
+    fn a_table_travels_beside_the_json_not_inside_it() {
+        let table = "{\"rows\": [[\"a long text\"]]}".to_owned();
+        let mut response = WorkerResponse::Table { id: 5, table: table.clone() };
+        let payload = response.take_payload();
+        assert_eq!(payload.as_deref(), Some(table.as_str()));
+        let text = encode(&response);
+        assert_eq!(text, r#"{"type":"Table","id":5}"#);
+        let back = decode::<WorkerResponse>(&text).unwrap().with_payload(payload);
+        assert_eq!(back, WorkerResponse::Table { id: 5, table });
+        // Other answers have nothing beside them.
+        let mut token = WorkerResponse::Token { id: 6, text: "x".into() };
+        assert_eq!(token.take_payload(), None);
+        assert_eq!(token.clone().with_payload(Some("ignored".into())), token);
     }
 
     #[test]

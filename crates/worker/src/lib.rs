@@ -16,6 +16,10 @@
 //!   the handler can take a `Cancel` (or a ping, or another request)
 //!   mid-generation.
 //!
+//! The same worker also reads files a person brings to import
+//! (`ReadTable`): the page starts one for each file, so a file that
+//! crashes the reader never takes the page, or the model, with it.
+//!
 //! A request that fails (a broken file, a prompt too long) is answered with
 //! `Failed` and the worker goes on serving; a message it cannot read is
 //! answered with `Error`. A `Load` that fails leaves the model that was
@@ -164,6 +168,7 @@ async fn serve(mut queue: UnboundedReceiver<Job>, scope: DedicatedWorkerGlobalSc
                         .map(|probs| post(&scope, &WorkerResponse::Scores { id, probs })),
                     None => Err(Error::new(prefab_llm::ErrorKind::NoModelLoaded)),
                 },
+                WorkerRequest::ReadTable { id, name } => read_table(&scope, id, &name, job.file).await,
                 // Answered by the message handler; never queued.
                 WorkerRequest::Ping { .. } | WorkerRequest::Cancel { .. } => Ok(()),
             };
@@ -224,6 +229,34 @@ async fn parse(file: Blob, options: &LoadOptions, progress: &impl Fn(LoadStage, 
     event_loop::next_turn().await;
     let file = BlobBytes::new(file)?;
     Engine::load(&file, options, |step| progress(step.stage, step.done, step.total))
+}
+
+/// How much of a file to import is read at a time, between two progress messages.
+const READ_CHUNK: u64 = 8 << 20;
+
+/// Reads a file a person brought into a table (the page's import), posting
+/// progress; the table goes back as its transfer text beside the answer's
+/// JSON. A file the reader cannot make sense of is a `Failed` naming the
+/// file and the line or row; one that crashes it ends this worker, which
+/// the page started for this file alone.
+async fn read_table(scope: &DedicatedWorkerGlobalScope, id: RequestId, name: &str, file: Option<Blob>) -> Result<(), Error> {
+    let file = file.ok_or_else(|| Error::new(prefab_llm::ErrorKind::Download(format!("the file {name} did not reach the worker"))))?;
+    let reader = BlobBytes::new(file).map_err(|error| error.in_file(name))?;
+    let size = prefab_llm::FileBytes::size(&reader);
+    let mut bytes = Vec::with_capacity(size as usize);
+    while (bytes.len() as u64) < size {
+        let offset = bytes.len() as u64;
+        let length = READ_CHUNK.min(size - offset) as usize;
+        bytes.extend_from_slice(&prefab_llm::FileBytes::read(&reader, offset, length).map_err(|error| error.in_file(name))?);
+        post(scope, &WorkerResponse::Reading { id, done: bytes.len() as u64, total: size });
+        // The page paints the progress meanwhile.
+        event_loop::next_turn().await;
+    }
+    match prefab_core::prompt_import::read_source(&bytes, name, None) {
+        Ok(table) => post_with_payload(scope, WorkerResponse::Table { id, table: table.to_transfer() }),
+        Err(error) => post(scope, &WorkerResponse::Failed { id, kind: prefab_llm::ErrorCode::Import, message: error.to_string() }),
+    }
+    Ok(())
 }
 
 /// The file at `url`: the cache's when it holds a whole copy, else
@@ -310,6 +343,14 @@ fn file_name(url: &str) -> String {
 fn memory_bytes() -> u64 {
     let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
     memory.buffer().unchecked_into::<ArrayBuffer>().byte_length() as u64
+}
+
+/// Posts `response` with the text that travels beside its JSON (a
+/// table's): `[json, text]`.
+fn post_with_payload(scope: &DedicatedWorkerGlobalScope, mut response: WorkerResponse) {
+    let payload = response.take_payload().unwrap_or_default();
+    let message = Array::of2(&JsValue::from_str(&protocol::encode(&response)), &JsValue::from_str(&payload));
+    let _ = scope.post_message(&message);
 }
 
 fn post(scope: &DedicatedWorkerGlobalScope, response: &WorkerResponse) {

@@ -8,7 +8,7 @@
 use crate::{Error, ErrorKind};
 
 /// A format Prefab reads prompts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Format {
     /// JSON Lines: one JSON object per line (`.jsonl`, `.ndjson`).
     Jsonl,

@@ -15,7 +15,8 @@
 //!
 //! [`import_prompts`] does both at once. Each reader lives in its own module;
 //! they all keep where every row came from (line or row) so a bad value can be
-//! pointed at.
+//! pointed at. The page reads files in a worker; a table crosses back as
+//! [`SourceTable::to_transfer`]'s text (`transfer.rs`).
 
 mod csv;
 mod decode;
@@ -26,6 +27,7 @@ mod parquet;
 pub mod rows_api;
 mod source;
 mod text;
+mod transfer;
 
 use crate::Error;
 

@@ -21,7 +21,8 @@ use parquet::schema::types::Type;
 /// header, say) rather than return an error. The column ranges it asserts on
 /// are checked here first; what remains is caught where panics unwind (native
 /// builds and tests) and reported as a corrupt file. Builds with
-/// `panic = "abort"` cannot catch it, so there such a file still aborts.
+/// `panic = "abort"` cannot catch it: the page reads files in a worker of
+/// their own (`app::file_read`), so such a file ends only that worker.
 pub fn read_parquet(bytes: &[u8], file_name: &str) -> Result<Table, Error> {
     std::panic::catch_unwind(|| read_table(bytes, file_name)).unwrap_or_else(|_| {
         Err(Error::new(ErrorKind::Parquet {
