@@ -99,12 +99,14 @@ pub fn not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
 }
 
 type Key = (PathBuf, Stamp, Encoding);
+/// One body: made by the first client that asks, awaited by the others.
+type Slot = Arc<OnceLock<Result<Arc<Vec<u8>>, String>>>;
 
 /// Compressed bodies, made once per file, version and encoding. Clients
 /// that ask for one being made wait for it rather than make it again.
 #[derive(Default)]
 pub struct Compressed {
-    bodies: Mutex<HashMap<Key, Arc<OnceLock<Result<Arc<Vec<u8>>, String>>>>>,
+    bodies: Mutex<HashMap<Key, Slot>>,
 }
 
 impl Compressed {

@@ -16,7 +16,7 @@
 //! [`import_prompts`] does both at once. Each reader lives in its own module;
 //! they all keep where every row came from (line or row) so a bad value can be
 //! pointed at. The page reads files in a worker; a table crosses back as
-//! [`SourceTable::to_transfer`]'s text (`transfer.rs`).
+//! [`SourceTable::to_transfer`]'s text (`source/transfer.rs`).
 
 mod csv;
 mod decode;
@@ -27,7 +27,6 @@ mod parquet;
 pub mod rows_api;
 mod source;
 mod text;
-mod transfer;
 
 use crate::Error;
 

@@ -10,6 +10,9 @@ use crate::table::Value;
 use crate::{Error, ErrorKind};
 use std::collections::{HashMap, HashSet};
 
+// The table as text and back, for the worker that reads files.
+mod transfer;
+
 /// A column of a source file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Column {
@@ -107,27 +110,7 @@ pub struct SourceTable {
 
 const NULL: Value = Value::Null;
 
-/// A table's fields, as [`SourceTable::parts`] gives them.
-pub(crate) type TableParts<'t> = (&'t str, Format, &'t [Column], &'t [Vec<Value>], &'t [Location], &'t HashSet<(usize, usize)>);
-
 impl SourceTable {
-    /// Every field, for the transfer form (`transfer.rs`).
-    pub(crate) fn parts(&self) -> TableParts<'_> {
-        (&self.file_name, self.format, &self.columns, &self.rows, &self.locations, &self.truncated)
-    }
-
-    /// A table from its fields, as [`SourceTable::parts`] gave them.
-    pub(crate) fn from_parts(
-        file_name: String,
-        format: Format,
-        columns: Vec<Column>,
-        rows: Vec<Vec<Value>>,
-        locations: Vec<Location>,
-        truncated: HashSet<(usize, usize)>,
-    ) -> SourceTable {
-        SourceTable { file_name, format, columns, rows, locations, truncated }
-    }
-
     /// The file this came from.
     pub fn file_name(&self) -> &str {
         &self.file_name

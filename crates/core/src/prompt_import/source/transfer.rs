@@ -6,8 +6,7 @@
 //! tell apart: `NaN`, an `Other` against a string. The transfer form keeps
 //! every variant, and a float's exact bits.
 
-use super::source::{Column, Location, SourceTable};
-use super::Format;
+use super::{Column, Format, Location, SourceTable};
 use crate::table::Value;
 use serde::{Deserialize, Serialize};
 
@@ -68,14 +67,13 @@ struct Wire {
 impl SourceTable {
     /// The table as JSON text, every value exact.
     pub fn to_transfer(&self) -> String {
-        let (file_name, format, columns, rows, locations, truncated) = self.parts();
         let wire = Wire {
-            file_name: file_name.to_owned(),
-            format,
-            columns: columns.to_vec(),
-            rows: rows.iter().map(|row| row.iter().map(Cell::from).collect()).collect(),
-            locations: locations.to_vec(),
-            truncated: truncated.iter().copied().collect(),
+            file_name: self.file_name.clone(),
+            format: self.format,
+            columns: self.columns.clone(),
+            rows: self.rows.iter().map(|row| row.iter().map(Cell::from).collect()).collect(),
+            locations: self.locations.clone(),
+            truncated: self.truncated.iter().copied().collect(),
         };
         serde_json::to_string(&wire).expect("a table's transfer form is plain data")
     }
@@ -83,34 +81,37 @@ impl SourceTable {
     /// A table from [`SourceTable::to_transfer`]'s text.
     pub fn from_transfer(text: &str) -> Result<SourceTable, String> {
         let wire: Wire = serde_json::from_str(text).map_err(|error| format!("the table from the file reader did not decode: {error}"))?;
-        let rows = wire.rows.into_iter().map(|row| row.into_iter().map(Value::from).collect()).collect();
-        Ok(SourceTable::from_parts(wire.file_name, wire.format, wire.columns, rows, wire.locations, wire.truncated.into_iter().collect()))
+        Ok(SourceTable {
+            file_name: wire.file_name,
+            format: wire.format,
+            columns: wire.columns,
+            rows: wire.rows.into_iter().map(|row| row.into_iter().map(Value::from).collect()).collect(),
+            locations: wire.locations,
+            truncated: wire.truncated.into_iter().collect(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::SourceTable;
     use crate::prompt_import::read_source;
     use crate::table::Value;
 
     #[test]
     fn a_table_comes_back_exactly_nan_and_unknown_types_included() {
         let jsonl = b"{\"prompt\": \"Hi\", \"score\": 1.5, \"n\": 3, \"tags\": [\"a\", {\"k\": null}]}\n{\"prompt\": \"Yo\", \"extra\": true}\n";
-        let mut table = read_source(jsonl, "mixed.jsonl", None).unwrap();
-        let back = super::SourceTable::from_transfer(&table.to_transfer()).unwrap();
-        assert_eq!(back, table);
+        let table = read_source(jsonl, "mixed.jsonl", None).unwrap();
+        assert_eq!(SourceTable::from_transfer(&table.to_transfer()).unwrap(), table);
         // Values JSON cannot carry as themselves.
-        table.append(read_source(b"prompt\nplain\n", "more.csv", None).unwrap());
         let cells = vec![Value::Float(f64::NAN), Value::Float(f64::NEG_INFINITY), Value::Other("date32".into()), Value::Float(-0.0)];
-        let (file_name, format, columns, _, locations, truncated) = table.parts();
-        let rows = vec![cells.clone(); locations.len()];
-        let odd = super::SourceTable::from_parts(file_name.to_owned(), format, columns.to_vec(), rows, locations.to_vec(), truncated.clone());
-        let back = super::SourceTable::from_transfer(&odd.to_transfer()).unwrap();
-        let (.., back_rows, _, _) = back.parts();
-        assert!(matches!(back_rows[0][0], Value::Float(x) if x.is_nan()));
-        assert_eq!(back_rows[0][1], Value::Float(f64::NEG_INFINITY));
-        assert_eq!(back_rows[0][2], Value::Other("date32".into()));
-        assert!(matches!(back_rows[0][3], Value::Float(x) if x == 0.0 && x.is_sign_negative()));
-        assert!(super::SourceTable::from_transfer("{\"file_name\": 1}").is_err());
+        let odd = SourceTable { rows: vec![cells; table.rows.len()], truncated: [(1, 0)].into(), ..table };
+        let back = SourceTable::from_transfer(&odd.to_transfer()).unwrap();
+        assert!(matches!(back.rows[0][0], Value::Float(x) if x.is_nan()));
+        assert_eq!(back.rows[0][1], Value::Float(f64::NEG_INFINITY));
+        assert_eq!(back.rows[0][2], Value::Other("date32".into()));
+        assert!(matches!(back.rows[0][3], Value::Float(x) if x == 0.0 && x.is_sign_negative()));
+        assert_eq!((back.locations, back.truncated), (odd.locations, odd.truncated));
+        assert!(SourceTable::from_transfer("{\"file_name\": 1}").is_err());
     }
 }
