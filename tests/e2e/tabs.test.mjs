@@ -14,6 +14,15 @@ const runStatusStartsWith = (page, text, timeout = 180_000) =>
 test('two tabs rating at once keep every rating, see each other\'s, and run the pool one at a time', async (t) => {
   const browser = await openBrowser();
   t.after(() => browser.close());
+  // Counts the page's requests to keep its storage; the browser here does not grant it.
+  await browser.context.addInitScript(() => {
+    const persist = navigator.storage.persist.bind(navigator.storage);
+    window.__keepAsked = 0;
+    navigator.storage.persist = () => {
+      window.__keepAsked += 1;
+      return persist();
+    };
+  });
   const [first, second] = [await browser.context.newPage(), await browser.context.newPage()];
   const errors = [...collectErrors(first), ...collectErrors(second)];
   const prompts = ['Name a fruit.', 'Name a colour.', 'Name a tree.', 'Name a river.'];
@@ -39,6 +48,8 @@ test('two tabs rating at once keep every rating, see each other\'s, and run the 
   }
   const stored = await storedValues(first, 'ratings');
   assert.equal(stored.length, 6);
+  // Each tab asked once to keep the storage, though it was not granted: never at every rating.
+  for (const page of [first, second]) assert.equal(await page.evaluate(() => window.__keepAsked), 1);
   assert.equal(new Set(stored.map((rating) => rating.value.generation_id)).size, 6, 'six different items, none rated twice');
 
   // The pool runs in the first tab; the second is told, not run twice.

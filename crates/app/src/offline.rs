@@ -27,6 +27,10 @@ pub struct Offline {
     pub update_ready: RwSignal<bool>,
     /// The storage figures; bumped after each stored rating.
     pub storage: RwSignal<Option<StorageUse>>,
+    /// Whether this page has asked to keep its storage: once per visit,
+    /// whatever the answer (a browser that asks the person, as Firefox
+    /// does, must not ask again at every rating).
+    asked_to_keep: RwSignal<bool>,
 }
 
 /// What `navigator.storage` says of this page's storage.
@@ -43,7 +47,7 @@ pub struct StorageUse {
 impl Offline {
     /// Registers the service worker and reads the storage figures.
     pub fn start() -> Offline {
-        let offline = Offline { update_ready: RwSignal::new(false), storage: RwSignal::new(None) };
+        let offline = Offline { update_ready: RwSignal::new(false), storage: RwSignal::new(None), asked_to_keep: RwSignal::new(false) };
         if let Some(container) = service_workers() {
             let update_ready = offline.update_ready;
             leptos::task::spawn_local(async move {
@@ -68,13 +72,14 @@ impl Offline {
     }
 
     /// Asks the browser to keep this page's storage for good (once a rating
-    /// is stored; a browser may ask the person or decide by itself), then
-    /// reads the figures again.
+    /// is stored, and once per visit; a browser may ask the person or decide
+    /// by itself), then reads the figures again.
     pub fn keep_storage(self) {
         let Some(manager) = storage_manager() else { return };
-        let already = self.storage.get_untracked().is_some_and(|figures| figures.persisted);
+        let ask = !self.asked_to_keep.get_untracked() && !self.storage.get_untracked().is_some_and(|figures| figures.persisted);
+        self.asked_to_keep.set(true);
         leptos::task::spawn_local(async move {
-            if !already {
+            if ask {
                 if let Ok(asked) = manager.persist() {
                     let _ = JsFuture::from(asked).await;
                 }
