@@ -3,7 +3,7 @@
 // progress and can be cancelled, and the page keeps working through both.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, open } from 'node:fs/promises';
+import { link, mkdtemp, rm, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +73,18 @@ test('a 200 MB file is read with its progress shown, and Cancel stops it with no
   await page.waitForFunction(() => document.querySelector('[data-testid="prompts-note"]')?.textContent === 'Reading big.jsonl was cancelled; nothing was imported.');
   assert.equal(await reading.count(), 0);
   assert.equal(await page.getByTestId('prompt-count').textContent(), during, 'nothing of the file was imported');
+
+  // Another file picked while one is read replaces it: only the second is heard of.
+  // (A file input picks the same file again without a change event: the big one under another name.)
+  const again = path.join(folder, 'big-again.jsonl');
+  await link(big, again);
+  await page.getByTestId('prompt-file').setInputFiles(again);
+  await reading.waitFor();
+  await page.getByTestId('prompt-file').setInputFiles({ name: 'small.jsonl', mimeType: 'application/json', buffer: Buffer.from('{"prompt": "Name a bird."}\n') });
+  await page.getByTestId('use-file').waitFor();
+  assert.equal(await reading.count(), 0);
+  assert.equal(await page.getByTestId('prompts-note').count(), 0, 'the replaced read says nothing');
+  assert.equal(await page.getByTestId('prompts-error').count(), 0);
   assert.deepEqual(errors, []);
   await page.close();
 });

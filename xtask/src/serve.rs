@@ -160,12 +160,13 @@ fn answer(request: Request, mounts: &[Mount], compressed: &Compressed) {
         return;
     };
     let content_type = content_type(path);
-    let encoding = if compression::compressible(content_type, meta.len()) { compression::preferred(header_value(&request, "Accept-Encoding")) } else { Encoding::Identity };
+    let compressible = compression::compressible(content_type, meta.len());
+    let encoding = if compressible { compression::preferred(header_value(&request, "Accept-Encoding")) } else { Encoding::Identity };
     let stamp = Stamp::of(&meta);
     let etag = stamp.etag(encoding);
     let mut headers = vec![header("ETag", &etag)];
     headers.extend(ISOLATION_HEADERS.iter().map(|(name, value)| header(name, value)));
-    if compression::compressible(content_type, meta.len()) {
+    if compressible {
         headers.push(header("Vary", "Accept-Encoding"));
     }
     if compression::not_modified(header_value(&request, "If-None-Match"), &etag) {
@@ -307,15 +308,8 @@ mod tests {
         let html = "<!doctype html><title>Prefab</title>".repeat(20);
         // A page's wasm is repetitive; a quantized model is not (a simple generator's bytes).
         let wasm: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8 ^ (i / 4096) as u8).collect();
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let model: Vec<u8> = (0..16 << 20)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
+        let mut random = prefab_core::prng::SplitMix64::new(7);
+        let model: Vec<u8> = (0..16 << 20).map(|_| random.next_u64() as u8).collect();
         std::fs::write(dist.join("index.html"), &html).unwrap();
         std::fs::write(dist.join("prefab-app_bg.wasm"), &wasm).unwrap();
         std::fs::write(models.join("m.gguf"), &model).unwrap();

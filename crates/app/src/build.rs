@@ -102,9 +102,17 @@ fn PromptsPanel() -> impl IntoView {
         note.set(None);
         reading.set(Some((name.clone(), 0, size)));
         let (handle, read) = read_table(file, move |done, total| reading.set(Some((name.clone(), done, total))));
+        let this_read = handle.clone();
         read_handle.set_value(Some(handle));
         spawn_local(async move {
             let outcome = read.await;
+            // A read a later file replaced says nothing: the later one owns
+            // the progress line, its Cancel and the messages (and after
+            // Build is left, nothing is shown at all).
+            let still_current = read_handle.try_with_value(|now| now.as_ref().is_some_and(|now| now.same(&this_read))).unwrap_or(false);
+            if !still_current {
+                return;
+            }
             reading.set(None);
             read_handle.set_value(None);
             match outcome {

@@ -59,6 +59,11 @@ impl FileRead {
     pub fn cancel(&self) {
         self.worker.stop();
     }
+
+    /// Whether both handles are of the same read.
+    pub fn same(&self, other: &FileRead) -> bool {
+        self.worker.same(&other.worker)
+    }
 }
 
 /// Starts reading `file` in a worker of its own; `progress(done, total)`

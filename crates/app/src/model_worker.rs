@@ -53,8 +53,6 @@ pub struct ModelWorker {
 struct Inner {
     /// `None` until it is started, or when the browser refused to start it.
     worker: RefCell<Option<Worker>>,
-    /// Whether it was started (or tried to).
-    launched: Cell<bool>,
     status: RwSignal<WorkerStatus>,
     next_id: Cell<RequestId>,
     started: Cell<bool>,
@@ -70,7 +68,6 @@ impl ModelWorker {
     pub fn new() -> ModelWorker {
         let inner = Rc::new(Inner {
             worker: RefCell::new(None),
-            launched: Cell::new(false),
             status: RwSignal::new(WorkerStatus::Idle),
             next_id: Cell::new(1),
             started: Cell::new(false),
@@ -91,10 +88,11 @@ impl ModelWorker {
     /// Starts the worker if it has not started: its wasm loads while the
     /// person looks at the page, so the first request does not wait for it.
     pub fn warm_up(&self) {
-        if self.inner.launched.replace(true) {
+        let status = self.inner.status;
+        // Started (or tried to) once it is no longer idle.
+        if status.get_untracked() != WorkerStatus::Idle {
             return;
         }
-        let status = self.inner.status;
         status.set(WorkerStatus::Starting);
         let worker = match Worker::new(WORKER_URL) {
             Ok(worker) => worker,

@@ -115,18 +115,21 @@ pub fn keep_model_worker() {
     });
 }
 
-/// `navigator.serviceWorker`, where the browser offers it (a secure context).
-fn service_workers() -> Option<ServiceWorkerContainer> {
-    let navigator = window().navigator();
-    let container = js_sys::Reflect::get(&navigator, &"serviceWorker".into()).ok()?;
-    (!container.is_undefined()).then(|| container.unchecked_into())
+/// `navigator[name]`, where the browser offers it: service workers,
+/// storage and Web Locks exist only in a secure context (https, or
+/// `localhost`), so a page over plain http on a LAN address has none.
+pub(crate) fn navigator_api(name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(&window().navigator(), &name.into()).ok().filter(|api| !api.is_undefined())
 }
 
-/// `navigator.storage`, where the browser offers it (a secure context).
+/// `navigator.serviceWorker`, where the browser offers it.
+fn service_workers() -> Option<ServiceWorkerContainer> {
+    navigator_api("serviceWorker").map(JsCast::unchecked_into)
+}
+
+/// `navigator.storage`, where the browser offers it.
 fn storage_manager() -> Option<StorageManager> {
-    let navigator = window().navigator();
-    let manager = js_sys::Reflect::get(&navigator, &"storage".into()).ok()?;
-    (!manager.is_undefined()).then(|| manager.unchecked_into())
+    navigator_api("storage").map(JsCast::unchecked_into)
 }
 
 /// The active registration, once there is one.

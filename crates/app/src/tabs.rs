@@ -42,8 +42,7 @@ impl Drop for Held {
 
 /// Takes the lock `name` if no other tab of this page holds it; never waits for it.
 pub async fn try_lock(name: &str) -> TabLock {
-    let navigator = window().navigator();
-    let Some(locks) = js_sys::Reflect::get(&navigator, &"locks".into()).ok().filter(|locks| !locks.is_undefined()) else {
+    let Some(locks) = crate::offline::navigator_api("locks") else {
         return TabLock::Unsupported;
     };
     let Ok(request) = js_sys::Reflect::get(&locks, &"request".into()).and_then(JsCast::dyn_into::<js_sys::Function>) else {
@@ -115,8 +114,4 @@ pub fn listen_for_ratings(project: crate::project::Project) {
     });
     // It listens as long as the page lives.
     on_message.forget();
-}
-
-fn window() -> web_sys::Window {
-    web_sys::window().expect("the page has a window")
 }
